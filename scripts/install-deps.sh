@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Nest needs, only those missing. Idempotent.
+source "$(dirname "$0")/lib/common.sh"
+require_root
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config python3 clang-format
+  # libraries
+  libabsl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
+  protobuf-compiler libsqlite3-dev libspdlog-dev doctest-dev libxml2-dev
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev
+  libvirt-dev libssl-dev
+  # hypervisor and guest tooling
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+  crun busybox-static skopeo umoci cpio zstd kmod e2fsprogs
+  iproute2 nftables
+  # the API's cross-language test
+  python3-grpcio python3-grpc-tools
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  log "all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+log "installing ${#missing[@]} packages: ${missing[*]}"
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  "${missing[@]}" </dev/null

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The second quick-start command and what CI runs: installs what is missing,
+# builds with -Werror, runs every test tier (unit, libvirt, e2e, layering),
+# then rebuilds the unit tests under AddressSanitizer+UBSan and runs them.
+# Prints each phase's wall time and, last, one "N passed, N failed" line.
+source "$(dirname "$0")/lib/common.sh"
+require_root
+cd "$NEST_ROOT"
+
+LOGDIR="$(mktemp -d -t nest-test-XXXXXX)"
+PASSED=0
+FAILED=0
+STATUS=0
+
+# tier NAME BUILD_DIR LABEL [CTEST_ARGS...]: runs one CTest tier and adds its
+# counts to the totals.
+tier() {
+  local name="$1" dir="$2" label="$3"; shift 3
+  local out="$LOGDIR/$name.log"
+  ctest --test-dir "$dir" -L "^${label}\$" --output-on-failure \
+        --no-tests=ignore "$@" 2>&1 | tee "$out"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -1 || true)
+  if [ -n "$line" ]; then
+    local failed total
+    failed=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+    total=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/')
+    PASSED=$((PASSED + total - failed))
+    FAILED=$((FAILED + failed))
+  fi
+  return "$rc"
+}
+
+run() { "$@" || STATUS=1; }
+
+run phase "install packages" scripts/install-deps.sh
+run phase "start libvirtd" scripts/libvirt-up.sh
+if phase "build (-Werror)" scripts/build.sh "$NEST_ROOT/build"; then
+  run phase "unit tier" tier unit build unit -j2
+  run phase "libvirt tier" tier libvirt build libvirt
+  run phase "e2e tier" tier e2e build e2e
+else
+  STATUS=1
+fi
+if phase "build (ASan+UBSan)" scripts/build.sh "$NEST_ROOT/build-asan" \
+     -DNEST_SANITIZE=ON -DNEST_UNIT_ONLY=ON; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run phase "unit tier (ASan+UBSan)" tier unit-asan build-asan unit -j2
+else
+  STATUS=1
+fi
+
+print_phases
+echo
+echo "logs: $LOGDIR"
+echo "tests: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] || STATUS=1
+exit "$STATUS"
