@@ -1,0 +1,260 @@
+#include "placement/packer.h"
+
+#include <algorithm>
+#include <array>
+#include <numeric>
+
+namespace nest::placement {
+namespace {
+
+struct Bin {
+  Resources load;
+  std::vector<int> items;
+};
+
+class Packing {
+ public:
+  Packing(const std::vector<PackItem>& items, const Resources& cap)
+      : items_(items), cap_(cap) {
+    norm_.resize(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      for (int d = 0; d < kDims; ++d) {
+        norm_[i][d] = cap.v[d] > 0
+                          ? static_cast<double>(items[i].demand.v[d]) / cap.v[d]
+                          : 0;
+      }
+    }
+  }
+
+  double Sum(int i) const {
+    return std::accumulate(norm_[i].begin(), norm_[i].end(), 0.0);
+  }
+  double Max(int i) const {
+    return *std::max_element(norm_[i].begin(), norm_[i].end());
+  }
+
+  bool Fits(const Bin& b, int i) const {
+    const PackItem& it = items_[i];
+    if (it.alone && !b.items.empty()) return false;
+    if (!(b.load + it.demand).fits(cap_)) return false;
+    for (int j : b.items) {
+      if (items_[j].alone) return false;
+      if (it.conflict >= 0 && items_[j].conflict == it.conflict) return false;
+    }
+    return true;
+  }
+
+  // Normalised room left in `b` after adding item i (i < 0: nothing).
+  double Room(const Bin& b, int i) const {
+    double room = 0;
+    for (int d = 0; d < kDims; ++d) {
+      if (cap_.v[d] <= 0) continue;
+      int64_t load = b.load.v[d] + (i >= 0 ? items_[i].demand.v[d] : 0);
+      room += static_cast<double>(cap_.v[d] - load) / cap_.v[d];
+    }
+    return room;
+  }
+
+  void Add(Bin& b, int i) const {
+    b.load += items_[i].demand;
+    b.items.push_back(i);
+  }
+
+  std::vector<int> Order(bool by_max) const {
+    std::vector<int> order(items_.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::vector<double> key(items_.size());
+    for (size_t i = 0; i < items_.size(); ++i) {
+      key[i] = by_max ? Max(i) : Sum(i);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return key[a] > key[b]; });
+    return order;
+  }
+
+  std::vector<Bin> ItemCentric(const std::vector<int>& order,
+                               bool best_fit) const {
+    std::vector<Bin> bins;
+    for (int i : order) {
+      int chosen = -1;
+      double chosen_room = 0;
+      for (size_t b = 0; b < bins.size(); ++b) {
+        if (!Fits(bins[b], i)) continue;
+        if (!best_fit) {
+          chosen = static_cast<int>(b);
+          break;
+        }
+        double room = Room(bins[b], i);
+        if (chosen < 0 || room < chosen_room) {
+          chosen = static_cast<int>(b);
+          chosen_room = room;
+        }
+      }
+      if (chosen < 0) {
+        bins.emplace_back();
+        chosen = static_cast<int>(bins.size()) - 1;
+      }
+      Add(bins[chosen], i);
+    }
+    return bins;
+  }
+
+  // Fills one bin at a time with the item that best matches the room left:
+  // the largest dot product with it (dot=true) or the smallest L2 distance
+  // from it. Seeds each bin with the largest remaining item.
+  std::vector<Bin> BinCentric(bool dot) const {
+    std::vector<int> left = Order(false);
+    std::vector<Bin> bins;
+    while (!left.empty()) {
+      Bin bin;
+      Add(bin, left.front());
+      left.erase(left.begin());
+      while (true) {
+        std::array<double, kDims> room{};
+        for (int d = 0; d < kDims; ++d) {
+          room[d] = cap_.v[d] > 0
+                        ? static_cast<double>(cap_.v[d] - bin.load.v[d]) /
+                              cap_.v[d]
+                        : 0;
+        }
+        int pick = -1;
+        double pick_score = 0;
+        for (size_t k = 0; k < left.size(); ++k) {
+          int i = left[k];
+          if (!Fits(bin, i)) continue;
+          double score = 0;
+          for (int d = 0; d < kDims; ++d) {
+            if (dot) {
+              score += norm_[i][d] * room[d];
+            } else {
+              double gap = room[d] - norm_[i][d];
+              score -= gap * gap;
+            }
+          }
+          if (pick < 0 || score > pick_score) {
+            pick = static_cast<int>(k);
+            pick_score = score;
+          }
+        }
+        if (pick < 0) break;
+        Add(bin, left[pick]);
+        left.erase(left.begin() + pick);
+      }
+      bins.push_back(std::move(bin));
+    }
+    return bins;
+  }
+
+  // Tries to empty bins, emptiest first, by moving each of their items to
+  // the tightest other bin that takes it; keeps a move only when the whole
+  // bin empties.
+  void Eliminate(std::vector<Bin>& bins) const {
+    bool progress = true;
+    for (int pass = 0; pass < 2 && progress; ++pass) {
+      progress = false;
+      std::vector<int> order(bins.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::vector<double> room(bins.size());
+      for (size_t b = 0; b < bins.size(); ++b) room[b] = Room(bins[b], -1);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int a, int b) { return room[a] > room[b]; });
+      std::vector<bool> gone(bins.size(), false);
+      for (int victim : order) {
+        std::vector<std::pair<int, int>> moves;  // (item, target bin)
+        bool ok = true;
+        for (int i : bins[victim].items) {
+          int target = -1;
+          double target_room = 0;
+          for (size_t b = 0; b < bins.size(); ++b) {
+            if (static_cast<int>(b) == victim || gone[b]) continue;
+            if (!Fits(bins[b], i)) continue;
+            double r = Room(bins[b], i);
+            if (target < 0 || r < target_room) {
+              target = static_cast<int>(b);
+              target_room = r;
+            }
+          }
+          if (target < 0) {
+            ok = false;
+            break;
+          }
+          Add(bins[target], i);
+          moves.emplace_back(i, target);
+        }
+        if (ok) {
+          gone[victim] = true;
+          progress = true;
+          continue;
+        }
+        for (auto it = moves.rbegin(); it != moves.rend(); ++it) {
+          Bin& b = bins[it->second];
+          b.items.pop_back();
+          b.load -= items_[it->first].demand;
+        }
+      }
+      std::vector<Bin> kept;
+      for (size_t b = 0; b < bins.size(); ++b) {
+        if (!gone[b]) kept.push_back(std::move(bins[b]));
+      }
+      bins = std::move(kept);
+    }
+  }
+
+ private:
+  const std::vector<PackItem>& items_;
+  Resources cap_;
+  std::vector<std::array<double, kDims>> norm_;
+};
+
+Bins ToBins(std::vector<Bin> bins) {
+  Bins out;
+  out.reserve(bins.size());
+  for (Bin& b : bins) out.push_back(std::move(b.items));
+  return out;
+}
+
+}  // namespace
+
+Bins FirstFitDecreasing(const std::vector<PackItem>& items,
+                        const Resources& capacity) {
+  Packing p(items, capacity);
+  return ToBins(p.ItemCentric(p.Order(false), false));
+}
+
+Bins BestFitDecreasing(const std::vector<PackItem>& items,
+                       const Resources& capacity) {
+  Packing p(items, capacity);
+  return ToBins(p.ItemCentric(p.Order(false), true));
+}
+
+Bins PackBins(const std::vector<PackItem>& items, const Resources& capacity) {
+  if (items.empty()) return {};
+  Packing p(items, capacity);
+  std::vector<std::vector<Bin>> tries;
+  tries.push_back(p.ItemCentric(p.Order(false), false));
+  tries.push_back(p.ItemCentric(p.Order(true), false));
+  tries.push_back(p.ItemCentric(p.Order(false), true));
+  tries.push_back(p.BinCentric(true));
+  tries.push_back(p.BinCentric(false));
+  size_t best = 0;
+  for (size_t t = 1; t < tries.size(); ++t) {
+    if (tries[t].size() < tries[best].size()) best = t;
+  }
+  std::vector<Bin> bins = std::move(tries[best]);
+  p.Eliminate(bins);
+  return ToBins(std::move(bins));
+}
+
+int BinsLowerBound(const std::vector<PackItem>& items,
+                   const Resources& capacity) {
+  Resources total;
+  for (const PackItem& it : items) total += it.demand;
+  int64_t bound = items.empty() ? 0 : 1;
+  for (int d = 0; d < kDims; ++d) {
+    if (capacity.v[d] <= 0) continue;
+    bound = std::max(bound, (total.v[d] + capacity.v[d] - 1) / capacity.v[d]);
+  }
+  return static_cast<int>(bound);
+}
+
+}  // namespace nest::placement
