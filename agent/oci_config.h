@@ -1,0 +1,26 @@
+// The OCI runtime config.json crun runs a container from. Limits map onto
+// linux.resources, which crun writes to cgroup v2 as cpu.max, memory.max and
+// pids.max. Containers share the guest's network namespace (one tenant per
+// microVM); every other namespace is private.
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "agent/types.h"
+
+namespace nest::agent {
+
+struct OciRoot {
+  std::string path;  // absolute, or relative to the bundle
+  bool readonly = false;
+};
+
+// `cgroup_path` is linux.cgroupsPath, e.g. "/nest/<id>".
+std::string BuildOciConfig(const ContainerSpec& spec, const OciRoot& root,
+                           const std::string& cgroup_path);
+
+// A JSON string literal for `s` (quotes included).
+std::string JsonQuote(absl::string_view s);
+
+}  // namespace nest::agent

@@ -1,0 +1,119 @@
+// Plain C++ types of the agent protocol, used by the host side (AgentApi) and
+// the in-guest runtime. Code outside agent/ sees only these, never the
+// generated protobuf classes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace nest::agent {
+
+// What the agent reports in its handshake.
+struct AgentHello {
+  std::string agent_version;
+  int protocol_version = 0;
+  std::string kernel_release;
+  uint32_t cpus = 0;
+  uint64_t memory_bytes = 0;
+  std::string boot_id;  // changes when the agent process restarts
+  uint32_t containers = 0;
+};
+
+// cgroup v2 limits; zero means "max" (unlimited).
+struct ContainerLimits {
+  int64_t cpu_quota_us = 0;         // cpu.max first field
+  uint64_t cpu_period_us = 100000;  // cpu.max second field
+  int64_t memory_max_bytes = 0;     // memory.max
+  int64_t pids_max = 0;             // pids.max
+};
+
+struct ContainerSpec {
+  std::string id;
+  std::string image_digest;  // "sha256:<64 hex>", already pushed
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // "KEY=value"
+  std::string cwd = "/";
+  std::string hostname;  // empty: the id
+  ContainerLimits limits;
+  uint32_t stop_grace_s = 10;
+};
+
+enum class ContainerState { kUnknown, kCreated, kRunning, kExited };
+const char* ContainerStateName(ContainerState s);
+
+struct ContainerInfo {
+  std::string id;
+  std::string image_digest;
+  ContainerState state = ContainerState::kUnknown;
+  int pid = 0;
+  int exit_code = 0;  // valid when kExited; 128+N for signal N
+  bool oom_killed = false;
+  absl::Time created = absl::InfinitePast();
+  absl::Time started = absl::InfinitePast();
+  absl::Time finished = absl::InfinitePast();
+};
+
+struct ExecOptions {
+  std::vector<std::string> env;
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+struct ExecResult {
+  int exit_code = 0;
+  std::string output;  // stdout+stderr, interleaved, bounded
+  bool output_truncated = false;
+  bool timed_out = false;
+};
+
+struct ContainerStats {
+  std::string id;
+  uint64_t cpu_usage_us = 0;
+  uint64_t memory_bytes = 0;
+  uint64_t pids = 0;
+  uint64_t oom_kills = 0;
+};
+
+struct GuestStats {
+  uint64_t cpu_usage_us = 0;
+  uint64_t memory_total_bytes = 0;
+  uint64_t memory_available_bytes = 0;
+  double load1 = 0;
+  uint64_t uptime_ms = 0;
+};
+
+struct StatsReport {
+  GuestStats guest;
+  std::vector<ContainerStats> containers;
+};
+
+struct PutImageResult {
+  std::string digest;
+  bool already_present = false;
+  uint64_t bytes_received = 0;
+};
+
+enum class AgentEventKind {
+  kHello,
+  kContainerStarted,
+  kContainerExited,
+  kContainerOomKilled,
+  kProtocolError,
+  // Host-side only: the stream to the agent broke.
+  kDisconnected,
+};
+const char* AgentEventKindName(AgentEventKind k);
+
+struct AgentEvent {
+  AgentEventKind kind = AgentEventKind::kProtocolError;
+  std::string container_id;
+  int exit_code = 0;
+  absl::Time time = absl::InfinitePast();
+  std::string message;
+  std::optional<AgentHello> hello;  // for kHello
+};
+
+}  // namespace nest::agent
