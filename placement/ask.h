@@ -15,12 +15,12 @@ namespace nest::placement {
 struct Ask {
   int group = -1;
   std::vector<const Container*> items;  // not owned; outlive the Ask
-  std::vector<int> workloads;  // Snapshot::WorkloadIndex per item
-  TenantId tenant;             // of the items (all the same)
-  Resources requests;          // sum of the items' requests
-  Resources host_demand;       // the new VM's shape plus VMM overhead
-  int spread_min = 0;          // fewest VMs of the group in any domain
-  uint64_t tie_seed = 0;       // salt mixed with the first item's id
+  std::vector<int> workloads;           // Snapshot::WorkloadIndex per item
+  TenantId tenant;                      // of the items (all the same)
+  Resources requests;                   // sum of the items' requests
+  Resources host_demand;                // the new VM's shape plus VMM overhead
+  int spread_min = 0;                   // fewest VMs of the group in any domain
+  uint64_t tie_seed = 0;                // salt mixed with the first item's id
 };
 
 // Precondition: `group` is a valid index and `items` is non-empty or the

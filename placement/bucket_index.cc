@@ -5,8 +5,7 @@
 namespace nest::placement {
 
 BucketIndex::BucketIndex(int64_t max_key, int buckets)
-    : max_key_(std::max<int64_t>(max_key, 1)),
-      buckets_(std::max(buckets, 1)) {}
+    : max_key_(std::max<int64_t>(max_key, 1)), buckets_(std::max(buckets, 1)) {}
 
 int BucketIndex::BucketOf(int64_t key) const {
   if (buckets_.empty() || key <= 0) return 0;

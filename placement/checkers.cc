@@ -139,8 +139,7 @@ const char* HostSpreadChecker::Check(const Snapshot& s, const Ask& ask,
   if (it == labels.end()) return kReasonSpread;
   auto count = g.vms_per_domain.find(it->second);
   int here = count == g.vms_per_domain.end() ? 0 : count->second;
-  return here + 1 - ask.spread_min <= g.spec.max_skew ? nullptr
-                                                      : kReasonSpread;
+  return here + 1 - ask.spread_min <= g.spec.max_skew ? nullptr : kReasonSpread;
 }
 
 const char* GroupMaxChecker::Check(const Snapshot& s, const Ask& ask) const {
@@ -148,8 +147,7 @@ const char* GroupMaxChecker::Check(const Snapshot& s, const Ask& ask) const {
   return g.live_vms < g.spec.max_vms ? nullptr : kReasonGroupMax;
 }
 
-const char* GroupTenantChecker::Check(const Snapshot& s,
-                                      const Ask& ask) const {
+const char* GroupTenantChecker::Check(const Snapshot& s, const Ask& ask) const {
   const TenantId& owner = s.group(ask.group).spec.tenant;
   if (owner.empty()) return nullptr;
   for (const Container* c : ask.items) {

@@ -85,34 +85,29 @@ class VmCapacityChecker : public VmChecker {
 // ---- Host checkers ----
 class HostStateChecker : public HostChecker {
  public:
-  const char* Check(const Snapshot& s, const Ask& ask,
-                    int host) const override;
+  const char* Check(const Snapshot& s, const Ask& ask, int host) const override;
 };
 // Group and item label constraints hold on the host.
 class HostLabelChecker : public HostChecker {
  public:
-  const char* Check(const Snapshot& s, const Ask& ask,
-                    int host) const override;
+  const char* Check(const Snapshot& s, const Ask& ask, int host) const override;
 };
 // The VM's shape plus overhead fits the host's free allocatable capacity
 // (capacity minus reserved, times the overcommit ratio).
 class HostCapacityChecker : public HostChecker {
  public:
-  const char* Check(const Snapshot& s, const Ask& ask,
-                    int host) const override;
+  const char* Check(const Snapshot& s, const Ask& ask, int host) const override;
 };
 // Items with AntiAffinity::kDistinctHosts avoid hosts holding a sibling.
 class HostAntiAffinityChecker : public HostChecker {
  public:
-  const char* Check(const Snapshot& s, const Ask& ask,
-                    int host) const override;
+  const char* Check(const Snapshot& s, const Ask& ask, int host) const override;
 };
 // With a spread label, the new VM keeps per-domain VM counts within
 // max_skew; hosts without the label are rejected.
 class HostSpreadChecker : public HostChecker {
  public:
-  const char* Check(const Snapshot& s, const Ask& ask,
-                    int host) const override;
+  const char* Check(const Snapshot& s, const Ask& ask, int host) const override;
 };
 
 // ---- Ask checkers ----

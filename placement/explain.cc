@@ -48,8 +48,8 @@ std::string Explanation::ToString() const {
   }
   std::string out = absl::StrJoin(parts, ", ");
   if (smallest_change) {
-    absl::StrAppend(&out, out.empty() ? "" : "; ", "smallest change: ",
-                    smallest_change->text);
+    absl::StrAppend(&out, out.empty() ? "" : "; ",
+                    "smallest change: ", smallest_change->text);
   }
   return out;
 }
@@ -116,10 +116,10 @@ Explanation Explain(const Snapshot& s, const Container& c) {
   } else if (open > 0 && blocked == kReasonGroupMax) {
     sug.kind = Suggestion::Kind::kRaiseGroupMax;
     sug.hosts = open;
-    sug.text = absl::StrCat("one more VM of group ", group.id.str(),
-                            " (max_vms ", group.max_vms, " -> ",
-                            group.max_vms + 1, ") on any of ", open,
-                            open == 1 ? " host" : " hosts");
+    sug.text =
+        absl::StrCat("one more VM of group ", group.id.str(), " (max_vms ",
+                     group.max_vms, " -> ", group.max_vms + 1, ") on any of ",
+                     open, open == 1 ? " host" : " hosts");
   } else if (open > 0) {
     // A new VM fits: nothing structural blocks it (e.g. it lost a race
     // within one plan); the next pass places it.

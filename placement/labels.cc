@@ -37,13 +37,11 @@ bool LabelConstraint::Matches(const Labels& labels) const {
     case Op::kAbsent:
       return it == labels.end();
     case Op::kIn:
-      return it != labels.end() &&
-             std::find(values.begin(), values.end(), it->second) !=
-                 values.end();
+      return it != labels.end() && std::find(values.begin(), values.end(),
+                                             it->second) != values.end();
     case Op::kNotIn:
-      return it == labels.end() ||
-             std::find(values.begin(), values.end(), it->second) ==
-                 values.end();
+      return it == labels.end() || std::find(values.begin(), values.end(),
+                                             it->second) == values.end();
   }
   return false;
 }

@@ -28,8 +28,7 @@ enum class AntiAffinity { kNone, kDistinctVms, kDistinctHosts };
 absl::string_view HostStateName(HostState s);
 
 // Default overcommit: CPU 4.0, memory 1.0, disk 1.0 (indexed by Dim).
-inline constexpr std::array<double, kDims> kDefaultOvercommit = {4.0, 1.0,
-                                                                 1.0};
+inline constexpr std::array<double, kDims> kDefaultOvercommit = {4.0, 1.0, 1.0};
 
 struct Host {
   HostId id;
@@ -72,7 +71,7 @@ struct Vm {
 struct Group {
   GroupId id;
   TenantId tenant;
-  Resources shape;              // shape of every VM of the group
+  Resources shape;               // shape of every VM of the group
   int64_t vmm_overhead_mib = 0;  // overhead of each new VM
   int min_vms = 0;
   int max_vms = std::numeric_limits<int>::max();
@@ -116,8 +115,7 @@ struct PlaceContainer {
   VmId vm;
   HostId host;
   friend bool operator==(const PlaceContainer& a, const PlaceContainer& b) {
-    return a.container.id == b.container.id && a.vm == b.vm &&
-           a.host == b.host;
+    return a.container.id == b.container.id && a.vm == b.vm && a.host == b.host;
   }
 };
 

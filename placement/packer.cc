@@ -112,10 +112,10 @@ class Packing {
       while (true) {
         std::array<double, kDims> room{};
         for (int d = 0; d < kDims; ++d) {
-          room[d] = cap_.v[d] > 0
-                        ? static_cast<double>(cap_.v[d] - bin.load.v[d]) /
-                              cap_.v[d]
-                        : 0;
+          room[d] =
+              cap_.v[d] > 0
+                  ? static_cast<double>(cap_.v[d] - bin.load.v[d]) / cap_.v[d]
+                  : 0;
         }
         int pick = -1;
         double pick_score = 0;

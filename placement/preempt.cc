@@ -51,7 +51,8 @@ std::optional<Choice> MinimalCover(const std::vector<Container>& cs,
   // drop whatever turned out unnecessary.
   std::vector<int> order = optional;
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    if (cs[a].priority != cs[b].priority) return cs[a].priority < cs[b].priority;
+    if (cs[a].priority != cs[b].priority)
+      return cs[a].priority < cs[b].priority;
     return cs[a].requests.memory_mib() > cs[b].requests.memory_mib();
   });
   Choice c;
@@ -124,7 +125,8 @@ std::optional<Preemption> FindPreemption(const Snapshot& s, const Ask& ask) {
   if (!best) return std::nullopt;
   Preemption p;
   p.vm = best_vm;
-  for (int i : best->evict) p.evict.push_back(s.vm(best_vm).spec.containers[i].id);
+  for (int i : best->evict)
+    p.evict.push_back(s.vm(best_vm).spec.containers[i].id);
   return p;
 }
 

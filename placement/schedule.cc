@@ -48,7 +48,8 @@ double DominantShare(const Container& c, const Resources& shape) {
   double share = 0;
   for (int d = 0; d < kDims; ++d) {
     if (shape.v[d] > 0) {
-      share = std::max(share, static_cast<double>(c.requests.v[d]) / shape.v[d]);
+      share =
+          std::max(share, static_cast<double>(c.requests.v[d]) / shape.v[d]);
     }
   }
   return share;
@@ -110,9 +111,8 @@ class Scheduler {
     std::optional<int> host = stack_.SelectHost(s, ask, opt_);
     if (!host) return false;
     const Group& group = s.group(g).spec;
-    CreateVm create{s.FreshVmId(g),     group.id,
-                    ask.tenant,         s.host(*host).spec.id,
-                    group.shape,        group.vmm_overhead_mib};
+    CreateVm create{s.FreshVmId(g),        group.id,    ask.tenant,
+                    s.host(*host).spec.id, group.shape, group.vmm_overhead_mib};
     for (const Container* c : items) {
       pending_.push_back(PlaceContainer{*c, create.vm, create.host});
     }
@@ -164,10 +164,10 @@ class Scheduler {
       }
       PackItem it{c->requests, -1, c->isolation == Isolation::kDedicated};
       if (c->anti_affinity != AntiAffinity::kNone) {
-        it.conflict = workloads
-                          .emplace(c->workload.str(),
-                                   static_cast<int>(workloads.size()))
-                          .first->second;
+        it.conflict =
+            workloads
+                .emplace(c->workload.str(), static_cast<int>(workloads.size()))
+                .first->second;
       }
       packable.push_back(c);
       pack.push_back(it);
@@ -199,9 +199,9 @@ class Scheduler {
       VmId vm = r.spec.id;
       HostId host = s.host(r.host).spec.id;
       for (const ContainerId& id : p->evict) {
-        w_.Commit(plan_, StopContainer{id, vm,
-                                       absl::StrCat("preempted by ",
-                                                    c.id.str())});
+        w_.Commit(
+            plan_,
+            StopContainer{id, vm, absl::StrCat("preempted by ", c.id.str())});
       }
       w_.Commit(plan_, PlaceContainer{c, vm, host});
       return;

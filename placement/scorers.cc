@@ -44,8 +44,7 @@ double StrandingScorer::Score(const Snapshot& s, const FitView& f) const {
   double worst = 0;
   for (int d = 0; d < kDims; ++d) {
     if (f.capacity.v[d] <= 0) continue;
-    worst = std::max(worst,
-                     static_cast<double>(left.v[d]) / f.capacity.v[d]);
+    worst = std::max(worst, static_cast<double>(left.v[d]) / f.capacity.v[d]);
   }
   return std::clamp(1.0 - worst, 0.0, 1.0);
 }

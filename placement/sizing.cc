@@ -45,9 +45,8 @@ absl::StatusOr<ScaleUp> SizeScaleUp(const Snapshot& s, const GroupId& group,
   return out;
 }
 
-absl::StatusOr<ScaleDown> SizeScaleDown(const Snapshot& s,
-                                        const GroupId& group, Rng& rng,
-                                        const Options& options) {
+absl::StatusOr<ScaleDown> SizeScaleDown(const Snapshot& s, const GroupId& group,
+                                        Rng& rng, const Options& options) {
   std::optional<int> g = s.FindGroup(group);
   if (!g) return UnknownGroup(group);
   const uint64_t salt = rng.Next();
@@ -57,16 +56,26 @@ absl::StatusOr<ScaleDown> SizeScaleDown(const Snapshot& s,
   for (int vm : sim.group(*g).vms) {
     if (!sim.vm(vm).retired) order.push_back(vm);
   }
-  // Emptiest first: the fewest containers to move.
+  // Emptiest first: the least to move.
+  auto load = [&](int vm) {
+    const VmRec& r = sim.vm(vm);
+    double share = 0;
+    for (int d = 0; d < kDims; ++d) {
+      if (r.spec.shape.v[d] > 0) {
+        share = std::max(share,
+                         static_cast<double>(r.used.v[d]) / r.spec.shape.v[d]);
+      }
+    }
+    return share;
+  };
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
     const VmRec& x = sim.vm(a);
     const VmRec& y = sim.vm(b);
-    if (x.spec.containers.size() != y.spec.containers.size()) {
-      return x.spec.containers.size() < y.spec.containers.size();
+    if (x.spec.containers.empty() != y.spec.containers.empty()) {
+      return x.spec.containers.empty();
     }
-    if (x.used.memory_mib() != y.used.memory_mib()) {
-      return x.used.memory_mib() < y.used.memory_mib();
-    }
+    double la = load(a), lb = load(b);
+    if (la != lb) return la < lb;
     return x.spec.id < y.spec.id;
   });
   ScaleDown out;
@@ -91,11 +100,10 @@ absl::StatusOr<ScaleDown> SizeScaleDown(const Snapshot& s,
     if (ok) {
       out.removable.push_back(sim.vm(vm).spec.id);
       for (const auto& [c, target] : moved) {
-        out.moves.push_back(StopContainer{c.id, sim.vm(vm).spec.id,
-                                          "scale-down"});
         out.moves.push_back(
-            PlaceContainer{c, sim.vm(target).spec.id,
-                           sim.host(sim.vm(target).host).spec.id});
+            StopContainer{c.id, sim.vm(vm).spec.id, "scale-down"});
+        out.moves.push_back(PlaceContainer{
+            c, sim.vm(target).spec.id, sim.host(sim.vm(target).host).spec.id});
       }
       continue;
     }

@@ -12,10 +12,10 @@
 namespace nest::placement {
 
 struct ScaleUp {
-  int new_vms = 0;                 // VMs the pending containers need
-  std::vector<CreateVm> vms;       // where they would go
+  int new_vms = 0;                       // VMs the pending containers need
+  std::vector<CreateVm> vms;             // where they would go
   std::vector<ContainerId> unplaceable;  // fit nowhere even with new VMs
-  bool exceeds_max = false;        // current + new_vms > the group's max_vms
+  bool exceeds_max = false;  // current + new_vms > the group's max_vms
 };
 
 // Simulates Schedule on a copy of `s` with the group's max_vms lifted, for

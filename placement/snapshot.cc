@@ -20,9 +20,9 @@ uint64_t Key(int w, int i) {
 absl::Status CheckResources(absl::string_view what, const std::string& id,
                             const Resources& r) {
   if (r.any_negative()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " ", id, " must have non-negative resources, got ",
-        r.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", id, " must have non-negative resources, got ",
+                     r.ToString()));
   }
   return absl::OkStatus();
 }
@@ -123,9 +123,9 @@ absl::Status Snapshot::AddVmRec(Vm vm) {
   NEST_RETURN_IF_ERROR(CheckResources("vm", vm.id.str(), vm.shape));
   std::optional<int> host = FindHost(vm.host);
   if (!host) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vm ", vm.id.str(), " must be on a known host, got \"",
-        vm.host.str(), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vm ", vm.id.str(), " must be on a known host, got \"",
+                     vm.host.str(), "\""));
   }
   std::optional<int> group = FindGroup(vm.group);
   if (!group) {

@@ -29,9 +29,9 @@ struct VmRec {
   Vm spec;  // spec.containers are the containers placed so far
   int group = -1;
   int host = -1;
-  Resources used;          // sum of the containers' requests
-  int dedicated = 0;       // containers with Isolation::kDedicated
-  bool retired = false;    // simulation: no longer takes containers
+  Resources used;        // sum of the containers' requests
+  int dedicated = 0;     // containers with Isolation::kDedicated
+  bool retired = false;  // simulation: no longer takes containers
   Resources free() const { return spec.shape - used; }
   // What the VM takes from its host.
   Resources HostDemand() const;

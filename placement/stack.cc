@@ -46,7 +46,7 @@ Stack::Stack() {
   static const VmAntiAffinityChecker vm_anti;
   static const VmLabelChecker vm_labels;
   static const VmCapacityChecker vm_capacity;
-  vm_ = {&retired, &vm_state, &tenant,     &dedicated,
+  vm_ = {&retired, &vm_state,  &tenant,     &dedicated,
          &vm_anti, &vm_labels, &vm_capacity};
   vm_preempt_ = {&retired, &vm_state, &tenant, &vm_anti, &vm_labels};
   static const GroupTenantChecker group_tenant;

@@ -54,9 +54,7 @@ class Stack {
 
   const std::vector<const VmChecker*>& vm_checkers() const { return vm_; }
   const std::vector<const AskChecker*>& ask_checkers() const { return ask_; }
-  const std::vector<const HostChecker*>& host_checkers() const {
-    return host_;
-  }
+  const std::vector<const HostChecker*>& host_checkers() const { return host_; }
 
  private:
   Stack();
