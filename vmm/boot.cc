@@ -63,10 +63,8 @@ absl::StatusOr<BootResult> BootVm(VmDriver& driver, const VmSpec& spec,
   for (int attempt = 1; attempt <= 1 + options.max_retries; ++attempt) {
     absl::Time start = clock.MonotonicNow();
     NEST_RETURN_IF_ERROR(driver.Create(spec));
-    // WaitReady takes a wall-clock deadline (ByteStream's contract); the
-    // elapsed time is measured on the injected clock.
     auto ready =
-        WaitReady(driver, spec.id, absl::Now() + options.ready_timeout);
+        WaitReady(driver, spec.id, clock.Now() + options.ready_timeout);
     if (ready.ok()) {
       counters.boots++;
       return BootResult{std::move(*ready), attempt,
