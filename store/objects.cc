@@ -144,17 +144,30 @@ absl::Status AddFilters(const ListQuery& q, std::string* where,
 
 constexpr char kTokenSep = '\x1f';
 
-absl::StatusOr<std::vector<std::string>> DecodeToken(absl::string_view token,
-                                                     int parts) {
+// A page token is the last key of the page, prefixed with the kind so a
+// token from one list cannot be replayed against another.
+template <typename T>
+std::string EncodeToken(const T& last) {
+  std::vector<std::string> parts = Row<T>::KeyParts(last);
+  parts.insert(parts.begin(), std::string(Row<T>::kKind));
+  return absl::WebSafeBase64Escape(
+      absl::StrJoin(parts, std::string(1, kTokenSep)));
+}
+
+template <typename T>
+absl::StatusOr<std::vector<std::string>> DecodeToken(absl::string_view token) {
   std::string raw;
   std::vector<std::string> out;
   if (absl::WebSafeBase64Unescape(token, &raw)) {
     out = absl::StrSplit(raw, kTokenSep);
   }
-  if (static_cast<int>(out.size()) != parts) {
-    return absl::InvalidArgumentError(
-        "page_token is not a token returned by a previous list call");
+  constexpr int keys = CountColumns(Row<T>::kKeyCols);
+  if (static_cast<int>(out.size()) != keys + 1 || out[0] != Row<T>::kKind) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token is not a token returned by a previous list of ",
+        Row<T>::kKind, "s"));
   }
+  out.erase(out.begin());
   return out;
 }
 
@@ -179,7 +192,7 @@ absl::StatusOr<Page<T>> ReadTx::ListT(const ListQuery& q) {
   constexpr int keys = CountColumns(Row<T>::kKeyCols);
   if (!q.page_token.empty()) {
     NEST_ASSIGN_OR_RETURN(std::vector<std::string> after,
-                          DecodeToken(q.page_token, keys));
+                          DecodeToken<T>(q.page_token));
     absl::StrAppend(&where, " AND (", Row<T>::kKeyCols, ") > (",
                     Placeholders(keys), ")");
     binds.insert(binds.end(), after.begin(), after.end());
@@ -195,8 +208,7 @@ absl::StatusOr<Page<T>> ReadTx::ListT(const ListQuery& q) {
     NEST_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
     if (q.limit > 0 && static_cast<int64_t>(page.items.size()) == q.limit) {
-      page.next_page_token = absl::WebSafeBase64Escape(absl::StrJoin(
-          Row<T>::KeyParts(page.items.back()), std::string(1, kTokenSep)));
+      page.next_page_token = EncodeToken(page.items.back());
       break;
     }
     NEST_ASSIGN_OR_RETURN(T obj, ReadFull<T>(s));
