@@ -262,8 +262,8 @@ absl::StatusOr<std::string> BuildRuntimeConfig(const ImageConfig& image,
                {"capabilities",
                 {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
                {"rlimits", json::array({{{"type", "RLIMIT_NOFILE"},
-                                         {"hard", 1048576},
-                                         {"soft", 1048576}}})},
+                                         {"hard", o.nofile_limit},
+                                         {"soft", o.nofile_limit}}})},
                {"noNewPrivileges", true}};
 
   json resources = json::object();

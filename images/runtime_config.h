@@ -47,6 +47,9 @@ struct WorkloadOverrides {
   int64_t milli_cpu = 0;
   int64_t memory_mib = 0;
   int64_t pids_limit = 0;
+  // RLIMIT_NOFILE (soft = hard). The default matches runc's spec; raising it
+  // needs a hard limit at least as high where the runtime runs.
+  int64_t nofile_limit = 1024;
   std::string cgroups_path;  // e.g. "/nest/<container>"; empty: runtime default
   bool readonly_rootfs = false;
   bool host_network = false;  // share the VM's network namespace
