@@ -22,12 +22,27 @@ class Packing {
         norm_[i][d] = cap.v[d] > 0
                           ? static_cast<double>(items[i].demand.v[d]) / cap.v[d]
                           : 0;
+        scarcity_[d] += norm_[i][d];
       }
     }
+    double total = 0;
+    for (double x : scarcity_) total += x;
+    for (double& x : scarcity_) x = total > 0 ? x * kDims / total : 1;
   }
 
-  double Sum(int i) const {
-    return std::accumulate(norm_[i].begin(), norm_[i].end(), 0.0);
+  // Dimension weights: 1 each, or the share of total demand in that
+  // dimension (a scarce dimension counts more), as in Panigrahy et al.,
+  // "Heuristics for Vector Bin Packing" (2011).
+  std::array<double, kDims> Weights(bool weighted) const {
+    std::array<double, kDims> w;
+    w.fill(1.0);
+    return weighted ? scarcity_ : w;
+  }
+
+  double Sum(int i, const std::array<double, kDims>& w) const {
+    double sum = 0;
+    for (int d = 0; d < kDims; ++d) sum += w[d] * norm_[i][d];
+    return sum;
   }
   double Max(int i) const {
     return *std::max_element(norm_[i].begin(), norm_[i].end());
@@ -60,12 +75,13 @@ class Packing {
     b.items.push_back(i);
   }
 
-  std::vector<int> Order(bool by_max) const {
+  enum class Key { kSum, kMax, kWeightedSum };
+  std::vector<int> Order(Key k) const {
     std::vector<int> order(items_.size());
     std::iota(order.begin(), order.end(), 0);
     std::vector<double> key(items_.size());
     for (size_t i = 0; i < items_.size(); ++i) {
-      key[i] = by_max ? Max(i) : Sum(i);
+      key[i] = k == Key::kMax ? Max(i) : Sum(i, Weights(k == Key::kWeightedSum));
     }
     std::stable_sort(order.begin(), order.end(),
                      [&](int a, int b) { return key[a] > key[b]; });
@@ -102,8 +118,9 @@ class Packing {
   // Fills one bin at a time with the item that best matches the room left:
   // the largest dot product with it (dot=true) or the smallest L2 distance
   // from it. Seeds each bin with the largest remaining item.
-  std::vector<Bin> BinCentric(bool dot) const {
-    std::vector<int> left = Order(false);
+  std::vector<Bin> BinCentric(bool dot, bool weighted) const {
+    const std::array<double, kDims> w = Weights(weighted);
+    std::vector<int> left = Order(weighted ? Key::kWeightedSum : Key::kSum);
     std::vector<Bin> bins;
     while (!left.empty()) {
       Bin bin;
@@ -125,10 +142,10 @@ class Packing {
           double score = 0;
           for (int d = 0; d < kDims; ++d) {
             if (dot) {
-              score += norm_[i][d] * room[d];
+              score += w[d] * norm_[i][d] * room[d];
             } else {
               double gap = room[d] - norm_[i][d];
-              score -= gap * gap;
+              score -= w[d] * gap * gap;
             }
           }
           if (pick < 0 || score > pick_score) {
@@ -204,6 +221,7 @@ class Packing {
   const std::vector<PackItem>& items_;
   Resources cap_;
   std::vector<std::array<double, kDims>> norm_;
+  std::array<double, kDims> scarcity_{};
 };
 
 Bins ToBins(std::vector<Bin> bins) {
@@ -218,30 +236,37 @@ Bins ToBins(std::vector<Bin> bins) {
 Bins FirstFitDecreasing(const std::vector<PackItem>& items,
                         const Resources& capacity) {
   Packing p(items, capacity);
-  return ToBins(p.ItemCentric(p.Order(false), false));
+  return ToBins(p.ItemCentric(p.Order(Packing::Key::kSum), false));
 }
 
 Bins BestFitDecreasing(const std::vector<PackItem>& items,
                        const Resources& capacity) {
   Packing p(items, capacity);
-  return ToBins(p.ItemCentric(p.Order(false), true));
+  return ToBins(p.ItemCentric(p.Order(Packing::Key::kSum), true));
 }
 
 Bins PackBins(const std::vector<PackItem>& items, const Resources& capacity) {
   if (items.empty()) return {};
   Packing p(items, capacity);
+  using Key = Packing::Key;
+  // FFD first: on equal bin counts the earliest try wins, so the result is
+  // never worse than FFD.
   std::vector<std::vector<Bin>> tries;
-  tries.push_back(p.ItemCentric(p.Order(false), false));
-  tries.push_back(p.ItemCentric(p.Order(true), false));
-  tries.push_back(p.ItemCentric(p.Order(false), true));
-  tries.push_back(p.BinCentric(true));
-  tries.push_back(p.BinCentric(false));
+  tries.push_back(p.ItemCentric(p.Order(Key::kSum), false));
+  tries.push_back(p.ItemCentric(p.Order(Key::kMax), false));
+  tries.push_back(p.ItemCentric(p.Order(Key::kWeightedSum), false));
+  tries.push_back(p.ItemCentric(p.Order(Key::kSum), true));
+  tries.push_back(p.ItemCentric(p.Order(Key::kWeightedSum), true));
+  tries.push_back(p.BinCentric(true, false));
+  tries.push_back(p.BinCentric(true, true));
+  tries.push_back(p.BinCentric(false, false));
+  tries.push_back(p.BinCentric(false, true));
   size_t best = 0;
-  for (size_t t = 1; t < tries.size(); ++t) {
+  for (size_t t = 0; t < tries.size(); ++t) {
+    p.Eliminate(tries[t]);
     if (tries[t].size() < tries[best].size()) best = t;
   }
   std::vector<Bin> bins = std::move(tries[best]);
-  p.Eliminate(bins);
   return ToBins(std::move(bins));
 }
 

@@ -18,14 +18,17 @@ struct PackItem {
 // A bin is a list of item indices.
 using Bins = std::vector<std::vector<int>>;
 
-// Packs every item into bins of `capacity`, trying several deterministic
-// heuristics (FFD by sum and by max of normalised demand, best-fit
-// decreasing, and bin-centric dot-product and L2 greedies), improving the
-// best with a bin-elimination pass, and returning the fewest bins (ties:
-// the first heuristic in that order). So it never uses more bins than FFD.
-// An item that does not fit an empty bin gets a bin of its own (callers
-// filter those out first). Cost: O(n * bins) per heuristic, O(n^2) for the
-// bin-centric ones; a few hundred ms at 5,000 items.
+// Packs every item into bins of `capacity`. Tries several deterministic
+// heuristics -- first-fit decreasing by the sum, the max and the
+// scarcity-weighted sum of normalised demand, best-fit decreasing, and
+// bin-centric greedies filling each bin with the item of largest
+// (weighted) dot product with the room left or smallest L2 distance to it
+// -- improves each with a bin-elimination pass (empty the emptiest bins
+// into the others), and returns the fewest bins; on ties the earliest try,
+// FFD, wins, so it never uses more bins than FFD. An item that does not
+// fit an empty bin gets a bin of its own (callers filter those out first).
+// Cost: O(n * bins) per item-centric try, O(n^2) per bin-centric one; a
+// few hundred ms at 5,000 items.
 Bins PackBins(const std::vector<PackItem>& items, const Resources& capacity);
 
 // Baselines. Items sorted by the sum of their demands normalised by

@@ -147,7 +147,15 @@ class Scheduler {
       parts[{GroupOf(*c), c->tenant.str(), constraints}].push_back(c);
     }
     std::vector<const Container*> failed;
-    for (auto& [part, items] : parts) Pack(std::get<0>(part), items, failed);
+    for (auto& [part, items] : parts) {
+      // The packer orders items itself; hand them over in the caller's
+      // order so that its ties (and so its result) do not depend on ours.
+      std::stable_sort(items.begin(), items.end(),
+                       [](const Container* a, const Container* b) {
+                         return a < b;
+                       });
+      Pack(std::get<0>(part), items, failed);
+    }
     for (const Container* c : failed) Rescue(*c);
   }
 
