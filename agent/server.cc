@@ -21,15 +21,18 @@ struct AgentServer::Conn {
   explicit Conn(std::unique_ptr<ByteStream> s) : stream(std::move(s)) {}
 
   // Writes one frame; a failed write closes the stream so the reader ends.
-  void Send(const v1::Frame& frame) {
+  // False when the frame was not written.
+  bool Send(const v1::Frame& frame) {
     absl::MutexLock lock(&write_mu);
-    if (closed.load()) return;
+    if (closed.load()) return false;
     absl::Status s = WriteFrame(*stream, frame);
     if (!s.ok()) {
       spdlog::warn("agent: write to host failed: {}", s.ToString());
       closed.store(true);
       stream->Close();
+      return false;
     }
+    return true;
   }
 
   void Reply(uint64_t rid, const absl::Status& status, v1::Response resp = {},
@@ -122,6 +125,14 @@ AgentHello AgentServer::Hello() {
   return h;
 }
 
+bool AgentServer::AwaitIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return conn_ == nullptr;
+  };
+  return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
+}
+
 void AgentServer::OnEvent(const AgentEvent& event) {
   absl::MutexLock lock(&mu_);
   events_.push_back(event);
@@ -142,7 +153,13 @@ void AgentServer::SendEvents(const std::shared_ptr<Conn>& conn) {
     }
     v1::Frame f;
     ToProto(e, f.mutable_event());
-    conn->Send(f);
+    if (!conn->Send(f)) {
+      // The host went away before we noticed: keep the event for the next
+      // connection.
+      absl::MutexLock lock(&mu_);
+      events_.push_front(std::move(e));
+      return;
+    }
   }
 }
 
@@ -426,9 +443,9 @@ void AgentServer::HandleSlow(const std::shared_ptr<Conn>& conn, uint64_t rid,
                    req.shutdown().power_off());
       containers_.StopAll();
       guest_.Sync();
+      if (req.shutdown().power_off()) shutdown_requested_.store(true);
       conn->Reply(rid, absl::OkStatus());
       if (req.shutdown().power_off()) {
-        shutdown_requested_.store(true);
         absl::Status p = guest_.PowerOff();
         if (!p.ok()) spdlog::error("agent: power off: {}", p.ToString());
         // Wake the reader so Serve returns and the caller can exit.

@@ -64,6 +64,9 @@ class AgentServer {
   // The handshake payload (also sent as the Hello event).
   AgentHello Hello();
 
+  // Waits until no connection is being served (true) or `deadline`.
+  bool AwaitIdle(absl::Time deadline);
+
  private:
   struct Conn;
   struct Worker {

@@ -1,0 +1,116 @@
+// Helpers shared by the agent tests: temp dirs, socketpairs, an in-process
+// agent served over a socketpair, and an event recorder to wait on.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "agent/client.h"
+#include "agent/containers.h"
+#include "agent/guest.h"
+#include "agent/image_store.h"
+#include "agent/runtime.h"
+#include "agent/server.h"
+#include "core/byte_stream.h"
+
+namespace nest::agent::testing {
+
+// A directory under $TMPDIR removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A connected pair of ByteStreams.
+std::pair<std::unique_ptr<ByteStream>, std::unique_ptr<ByteStream>>
+StreamPair();
+
+// Ignores SIGPIPE so a write to a closed socketpair returns an error.
+void IgnoreSigpipe();
+
+// A GuestOps that records what it was asked to do.
+class FakeGuest : public GuestOps {
+ public:
+  AgentHello Describe() override;
+  absl::StatusOr<GuestStats> Stats() override;
+  absl::StatusOr<ExecResult> Exec(const std::vector<std::string>& args,
+                                  const ExecOptions& options) override;
+  void Sync() override;
+  absl::Status PowerOff() override;
+  bool synced() const;
+  bool powered_off() const;
+  // Waits until PowerOff was called (true) or the timeout.
+  bool AwaitPowerOff(absl::Duration timeout);
+
+ private:
+  mutable absl::Mutex mu_;
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  bool powered_off_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Records events and lets a test wait for one.
+class EventRecorder {
+ public:
+  EventHandler Handler();
+  // Waits until an event of `kind` (for `container_id`, if not empty)
+  // arrived; returns it, or nullopt at the deadline.
+  std::optional<AgentEvent> WaitFor(AgentEventKind kind,
+                                    const std::string& container_id,
+                                    absl::Duration timeout);
+  size_t Count(AgentEventKind kind) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<AgentEvent> events_ ABSL_GUARDED_BY(mu_);
+};
+
+// An agent (server + manager + image store) on `runtime`, and a client
+// whose factory connects over a fresh socketpair each time, serving the
+// other end on a thread.
+class AgentHarness {
+ public:
+  explicit AgentHarness(ContainerRuntime& runtime,
+                        AgentClient::Options options = {});
+  ~AgentHarness();
+
+  AgentClient& client() { return *client_; }
+  AgentServer& server() { return *server_; }
+  ContainerManager& containers() { return *containers_; }
+  FakeGuest& guest() { return guest_; }
+  ImageStore& images() { return *images_; }
+  const std::string& dir() const { return tmp_.path(); }
+  // Makes `digest` present in the store as an (empty) rootfs.
+  void AddImage(const std::string& digest);
+  int connections() const;
+
+ private:
+  absl::StatusOr<std::unique_ptr<ByteStream>> Connect();
+
+  TempDir tmp_;
+  FakeGuest guest_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<ContainerManager> containers_;
+  std::unique_ptr<AgentServer> server_;
+  mutable absl::Mutex mu_;
+  std::vector<std::thread> serving_ ABSL_GUARDED_BY(mu_);
+  int connections_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<AgentClient> client_;
+};
+
+inline constexpr char kDigestA[] =
+    "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+inline constexpr char kDigestB[] =
+    "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+ContainerSpec Spec(const std::string& id, std::vector<std::string> args,
+                   const std::string& digest = kDigestA);
+
+}  // namespace nest::agent::testing
