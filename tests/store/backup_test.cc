@@ -1,6 +1,8 @@
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "doctest/doctest.h"
 #include "store/raw_bench.h"
@@ -118,27 +120,52 @@ TEST_CASE("backup during writes restores to a consistent, equal store") {
   CHECK(restored->LastEventSeq() == store->LastEventSeq() + 1);
 }
 
-TEST_CASE("snapshots never see half a transaction") {
+bool IsWhole(const Snapshot& snap) {
+  std::map<std::string, int64_t> count;
+  for (const Container& c : snap.containers) count[c.workload.str()]++;
+  for (const Workload& w : snap.workloads) {
+    if (count[w.name.str()] != w.replicas) return false;
+  }
+  return true;
+}
+
+TEST_CASE("concurrent snapshots never see half a transaction") {
   TempDir dir;
   FakeClock clock;
   auto store = MustOpen(dir.File("nest.db"), clock);
   Seed(*store);
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    for (int i = 0; !stop.load() && i < 400; ++i) {
-      if (!AddWorkloadWithReplicas(*store, i).ok()) break;
-    }
-  });
-  size_t last = 0;
-  for (int n = 0; n < 30; ++n) {
-    auto snap = store->ReadSnapshot();
-    REQUIRE(snap.ok());
-    CheckWhole(*snap);
-    CHECK(snap->workloads.size() >= last);
-    last = snap->workloads.size();
+  std::atomic<bool> done{false};
+  std::atomic<int> snapshots{0}, torn{0}, errors{0}, went_back{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      size_t last = 0;
+      // Readers run for the writer's whole life, so their snapshots land
+      // between and during its transactions.
+      while (!done.load()) {
+        auto snap = store->ReadSnapshot();
+        if (!snap.ok()) {
+          ++errors;
+          continue;
+        }
+        ++snapshots;
+        if (!IsWhole(*snap)) ++torn;
+        if (snap->workloads.size() < last) ++went_back;
+        last = snap->workloads.size();
+      }
+    });
   }
-  stop = true;
-  writer.join();
+  for (int i = 0; i < 60; ++i) REQUIRE(AddWorkloadWithReplicas(*store, i).ok());
+  done = true;
+  for (auto& t : readers) t.join();
+  CHECK(snapshots.load() > 0);
+  CHECK(errors.load() == 0);
+  CHECK(torn.load() == 0);
+  CHECK(went_back.load() == 0);
+  auto final_snap = store->ReadSnapshot();
+  REQUIRE(final_snap.ok());
+  CHECK(final_snap->workloads.size() == 60);
+  CHECK(IsWhole(*final_snap));
 }
 
 TEST_CASE("backup to an unwritable path fails cleanly") {
