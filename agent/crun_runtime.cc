@@ -109,8 +109,23 @@ std::string CrunRuntime::CgroupDir(const std::string& id) const {
   return absl::StrCat(options_.cgroup_mount, options_.cgroup_parent, "/", id);
 }
 
+bool CrunRuntime::UnifiedCgroups() const {
+  return ::access((options_.cgroup_mount + "/cgroup.controllers").c_str(),
+                  F_OK) == 0;
+}
+
+std::string CrunRuntime::V1Dir(absl::string_view controller,
+                               const std::string& id) const {
+  return absl::StrCat(options_.cgroup_mount, "/", controller,
+                      options_.cgroup_parent, "/", id);
+}
+
 uint64_t CrunRuntime::OomKills(const std::string& id) const {
-  return KeyedValue(CgroupDir(id) + "/memory.events", "oom_kill");
+  if (UnifiedCgroups()) {
+    return KeyedValue(CgroupDir(id) + "/memory.events", "oom_kill");
+  }
+  // cgroup v1 (development hosts; the guest kernel runs v2).
+  return KeyedValue(V1Dir("memory", id) + "/memory.oom_control", "oom_kill");
 }
 
 void CrunRuntime::OnExit(const std::string& id, int wait_status) {
@@ -335,12 +350,20 @@ absl::StatusOr<ContainerStats> CrunRuntime::Stats(const std::string& id) {
       return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
     }
   }
-  std::string dir = CgroupDir(id);
   ContainerStats s;
   s.id = id;
-  s.cpu_usage_us = KeyedValue(dir + "/cpu.stat", "usage_usec");
-  s.memory_bytes = SingleValue(dir + "/memory.current");
-  s.pids = SingleValue(dir + "/pids.current");
+  if (UnifiedCgroups()) {
+    std::string dir = CgroupDir(id);
+    s.cpu_usage_us = KeyedValue(dir + "/cpu.stat", "usage_usec");
+    s.memory_bytes = SingleValue(dir + "/memory.current");
+    s.pids = SingleValue(dir + "/pids.current");
+  } else {
+    s.cpu_usage_us =
+        SingleValue(V1Dir("cpuacct", id) + "/cpuacct.usage") / 1000;
+    s.memory_bytes =
+        SingleValue(V1Dir("memory", id) + "/memory.usage_in_bytes");
+    s.pids = SingleValue(V1Dir("pids", id) + "/pids.current");
+  }
   s.oom_kills = OomKills(id);
   return s;
 }

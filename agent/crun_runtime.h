@@ -67,6 +67,8 @@ class CrunRuntime : public ContainerRuntime {
   std::vector<std::string> Crun(std::vector<std::string> args) const;
   std::string Bundle(const std::string& id) const;
   uint64_t OomKills(const std::string& id) const;
+  bool UnifiedCgroups() const;
+  std::string V1Dir(absl::string_view controller, const std::string& id) const;
   void OnExit(const std::string& id, int wait_status);
   void Cleanup(const std::string& id, bool overlay);
 

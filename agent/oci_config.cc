@@ -91,9 +91,7 @@ std::string BuildOciConfig(const ContainerSpec& spec, const OciRoot& root,
       QuotedList(spec.args), ",\"env\":", QuotedList(env),
       ",\"cwd\":", JsonQuote(spec.cwd.empty() ? "/" : spec.cwd),
       ",\"capabilities\":{\"bounding\":", caps, ",\"effective\":", caps,
-      ",\"permitted\":", caps,
-      "},\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\","
-      "\"hard\":65536,\"soft\":65536}],\"noNewPrivileges\":true}");
+      ",\"permitted\":", caps, "},\"noNewPrivileges\":true}");
 
   std::vector<std::string> mounts = {
       Mount("/proc", "proc", "proc", {}),
