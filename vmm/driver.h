@@ -159,7 +159,9 @@ class VmDriver {
   [[nodiscard]] virtual absl::Status Start(const VmId& id) = 0;
 
   // Calls `graceful_request` (when set), waits for the VM to stop until
-  // `deadline`, then destroys it. Reports which path stopped it.
+  // `deadline` (wall-clock, the driver's Clock::Now, like ByteStream
+  // deadlines), then destroys it. Reports which path stopped it: kGraceful
+  // only when a request was made and the VM stopped before the deadline.
   [[nodiscard]] virtual absl::StatusOr<ShutdownPath> Shutdown(
       const VmId& id, absl::Time deadline,
       const GracefulRequest& graceful_request) = 0;

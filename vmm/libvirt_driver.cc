@@ -219,12 +219,11 @@ class LibvirtDriver::Impl {
     }
     // The ACPI power button does nothing in our guests, so without a
     // request we wait only in case the guest is already on its way down.
-    while (asked && clock_.MonotonicNow() < deadline) {
+    while (asked && clock_.Now() < deadline) {
       int active = virDomainIsActive(dom.get());
       if (active == 0) return ShutdownPath::kGraceful;
       if (active < 0) break;
-      clock_.SleepFor(
-          std::min(o_.shutdown_poll, deadline - clock_.MonotonicNow()));
+      clock_.SleepFor(std::min(o_.shutdown_poll, deadline - clock_.Now()));
     }
     virResetLastError();
     if (virDomainIsActive(dom.get()) == 0) {

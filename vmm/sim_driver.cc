@@ -235,7 +235,7 @@ absl::StatusOr<ShutdownPath> SimDriver::Shutdown(
         return asked ? ShutdownPath::kGraceful : ShutdownPath::kAlreadyStopped;
       }
     }
-    absl::Time now = s_->clock.MonotonicNow();
+    absl::Time now = s_->clock.Now();
     if (!asked || now >= deadline) break;
     s_->clock.SleepFor(deadline - now);
   }
