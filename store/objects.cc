@@ -344,6 +344,9 @@ absl::StatusOr<T> WriteTx::UpdateT(const T& in, int64_t expected_generation,
   }
   T obj = in;
   obj.meta = cur->meta;
+  if constexpr (std::is_same_v<T, Host>) {
+    obj.last_heartbeat = cur->last_heartbeat;
+  }
   // A write that changes nothing is not a change: no generation bump and no
   // event, so level-triggered reconcilers re-recording the same observation
   // do not wake each other up forever.
@@ -400,6 +403,22 @@ absl::Status WriteTx::DeleteT(const T& probe, int64_t expected_generation,
     return Annotate(st, absl::StrCat("deleting ", Describe(probe)));
   }
   return AppendChange(*cur, "Deleted", n);
+}
+
+absl::Status WriteTx::RecordHostHeartbeat(const HostId& name, absl::Time at) {
+  NEST_ASSIGN_OR_RETURN(
+      Stmt s, Stmt::Prepare(db_,
+                            "UPDATE hosts SET last_heartbeat_ns = ? WHERE "
+                            "name = ?"));
+  BindTime(s, at);
+  s.Bind(name.str());
+  NEST_RETURN_IF_ERROR(s.Run());
+  if (sqlite3_changes(db_) == 0) {
+    Host probe;
+    probe.name = name;
+    return NotFound(probe);
+  }
+  return absl::OkStatus();
 }
 
 // Typed entry points.

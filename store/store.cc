@@ -66,10 +66,14 @@ absl::StatusOr<std::vector<Event>> ReadTx::EventsSince(const EventQuery& q) {
       "SELECT seq, time_ns, kind, name, tenant, reason, message, actor, "
       "request_id FROM events WHERE seq > ?";
   if (!q.tenant.empty()) absl::StrAppend(&sql, " AND tenant = ?");
+  if (!q.kind.empty()) absl::StrAppend(&sql, " AND kind = ?");
+  if (!q.name.empty()) absl::StrAppend(&sql, " AND name = ?");
   absl::StrAppend(&sql, " ORDER BY seq LIMIT ?");
   NEST_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db_, sql));
   s.BindInt(q.after_seq);
   if (!q.tenant.empty()) s.Bind(q.tenant.str());
+  if (!q.kind.empty()) s.Bind(q.kind);
+  if (!q.name.empty()) s.Bind(q.name);
   s.BindInt(q.limit);
   std::vector<Event> out;
   while (true) {

@@ -74,7 +74,9 @@ struct EventNote {
 struct EventQuery {
   int64_t after_seq = 0;  // return events with seq > after_seq
   int64_t limit = 1000;
-  TenantId tenant;  // empty = all tenants (and cluster-wide events)
+  TenantId tenant;   // empty = all tenants (and cluster-wide events)
+  std::string kind;  // empty = every kind; else only this object kind
+  std::string name;  // empty = every object; else only this name/id
 };
 
 // Read access inside Store::Read, Store::Write and Store::WriteIdempotent.
@@ -198,6 +200,12 @@ class WriteTx : public ReadTx {
                                          const ImageId& name,
                                          int64_t expected_generation,
                                          const EventNote& n = {});
+
+  // Records that host `name` answered at `at`. The one write that is not a
+  // "change": no generation bump and no event, because every host
+  // heartbeats every few seconds. UpdateHost keeps the stored heartbeat.
+  [[nodiscard]] absl::Status RecordHostHeartbeat(const HostId& name,
+                                                 absl::Time at);
 
   // Appends an event that is not a CRUD change (a scale decision, a
   // placement failure). seq and time are assigned here; actor/request_id

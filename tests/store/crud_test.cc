@@ -368,3 +368,50 @@ TEST_CASE("a failed write rolls back every change in the transaction") {
 
 }  // namespace
 }  // namespace nest::store
+
+namespace nest::store {
+namespace {
+
+TEST_CASE("heartbeats change no generation and survive a stale host update") {
+  TempDir dir;
+  FakeClock clock;
+  auto store = MustOpen(dir.File("nest.db"), clock);
+  Seed(*store);
+  int64_t seq = store->LastEventSeq();
+  absl::Time beat = clock.Now() + absl::Seconds(3);
+  REQUIRE(store
+              ->Write([&](WriteTx& tx) {
+                return tx.RecordHostHeartbeat(HostId("h1"), beat);
+              })
+              .ok());
+  CHECK(store->LastEventSeq() == seq);
+  // A host update made from an older read must not move the heartbeat back.
+  Host h = MakeHost("h1");
+  h.state = HostState::kDraining;
+  absl::StatusOr<Host> updated;
+  REQUIRE(store
+              ->Write([&](WriteTx& tx) {
+                updated = tx.UpdateHost(h, 1);
+                return updated.status();
+              })
+              .ok());
+  CHECK(updated->meta.generation == 2);
+  CHECK(updated->last_heartbeat == beat);
+  REQUIRE(store
+              ->Read([&](ReadTx& tx) -> absl::Status {
+                auto got = tx.GetHost(HostId("h1"));
+                REQUIRE(got.ok());
+                CHECK(got->last_heartbeat == beat);
+                CHECK(got->state == HostState::kDraining);
+                return absl::OkStatus();
+              })
+              .ok());
+  CHECK(store
+            ->Write([&](WriteTx& tx) {
+              return tx.RecordHostHeartbeat(HostId("ghost"), beat);
+            })
+            .code() == absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace nest::store

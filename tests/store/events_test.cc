@@ -197,3 +197,34 @@ TEST_CASE("a rolled-back write publishes no event seq") {
 
 }  // namespace
 }  // namespace nest::store
+
+namespace nest::store {
+namespace {
+
+TEST_CASE("events can be filtered by object kind and name") {
+  TempDir dir;
+  FakeClock clock;
+  auto store = MustOpen(dir.File("nest.db"), clock);
+  REQUIRE(AddHost(*store, "h1").ok());
+  REQUIRE(AddHost(*store, "h2").ok());
+  REQUIRE(store
+              ->Write([](WriteTx& tx) {
+                return tx.CreateTenant(Tenant{TenantId("h1"), {}}).status();
+              })
+              .ok());
+  EventQuery q = testing::Since(0);
+  q.kind = "host";
+  q.name = "h1";
+  auto events = store->EventsSince(q);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 1);
+  CHECK((*events)[0].kind == "host");
+  CHECK((*events)[0].name == "h1");
+  q.name = "";
+  events = store->EventsSince(q);
+  REQUIRE(events.ok());
+  CHECK(events->size() == 2);
+}
+
+}  // namespace
+}  // namespace nest::store

@@ -46,6 +46,8 @@ inline EventQuery Since(int64_t after_seq, int64_t limit = 1000,
   q.after_seq = after_seq;
   q.limit = limit;
   q.tenant = TenantId(tenant);
+  q.kind = "";
+  q.name = "";
   return q;
 }
 
