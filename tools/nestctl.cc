@@ -1,12 +1,12 @@
 // nestctl: the Nest command-line client (talks only to the nest.v1 API).
-#include <string>
+#include <unistd.h>
 
-#include "CLI/CLI.hpp"
+#include <iostream>
+
+#include "cli/app.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"nestctl: drive Nest over its gRPC API"};
-  app.set_version_flag("--version", std::string("nestctl ") + NEST_VERSION);
-  app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  std::ios::sync_with_stdio(false);
+  bool tty = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
+  return nest::cli::RunNestctl(argc, argv, std::cin, std::cout, std::cerr, tty);
 }

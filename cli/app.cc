@@ -1,0 +1,287 @@
+#include "cli/app.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "cli/errors.h"
+
+namespace nest::cli {
+namespace {
+
+constexpr const char* kFooter = R"(
+Output (-o): table (default), wide (more columns), json, yaml. json and yaml
+print objects as {kind, name, spec, status}, the shape `apply` reads, so
+`nestctl get workloads -o yaml | nestctl apply -f -` changes nothing.
+
+Environment: NEST_SERVER (--server), NEST_TOKEN (--token).
+
+Exit codes:
+  0  success
+  1  server-side failure (internal, no capacity, permission, ...)
+  2  usage or validation error (bad flag, bad spec, INVALID_ARGUMENT)
+  3  not found
+  4  conflict (already exists, stale generation)
+  5  server unavailable or timed out
+  exec passes the command's own exit code through.)";
+
+// "30s", "2m", "1h30m"; a bare number is seconds.
+absl::StatusOr<absl::Duration> ParseTimeout(const std::string& flag,
+                                            std::string text) {
+  if (!text.empty() && absl::ascii_isdigit(text.back())) text += "s";
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " must be a positive duration such as 30s or 5m, got \"", text,
+        "\""));
+  }
+  return d;
+}
+
+}  // namespace
+
+int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
+               std::ostream& err, bool tty) {
+  CLI::App app{
+      "nestctl: run VMs and containers on Nest (a nest.v1 gRPC "
+      "client)"};
+  app.footer(kFooter);
+  app.set_version_flag("--version", std::string("nestctl ") + NEST_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  ClientOptions copts;
+  std::string timeout = "30s";
+  std::string output = "table";
+  app.add_option("--server", copts.server, "nestd address HOST:PORT")
+      ->envname("NEST_SERVER")
+      ->capture_default_str();
+  app.add_option("--token", copts.token, "bearer token for the API")
+      ->envname("NEST_TOKEN");
+  app.add_option("--timeout", timeout, "deadline of each API call (30s, 2m)")
+      ->capture_default_str();
+  app.add_option("-o,--output", output, "table|wide|json|yaml")
+      ->check(CLI::IsMember({"table", "wide", "json", "yaml"}))
+      ->capture_default_str();
+
+  Context ctx;
+  // Set by the chosen subcommand's callback; runs after the client exists.
+  std::function<absl::StatusOr<int>()> run;
+  auto ok = [](absl::Status s) -> absl::StatusOr<int> {
+    if (!s.ok()) return s;
+    return 0;
+  };
+
+  // apply
+  ApplyOptions apply_opts;
+  std::string wait_timeout = "5m";
+  auto* apply = app.add_subcommand(
+      "apply", "create or update VM groups and workloads from YAML documents");
+  apply->add_option("-f,--filename", apply_opts.file, "spec file, - for stdin")
+      ->required();
+  apply->add_flag("--dry-run", apply_opts.dry_run,
+                  "show what would change, change nothing");
+  apply->add_flag("--wait,!--no-wait", apply_opts.wait,
+                  "wait until changed objects converge (default: wait)");
+  apply->add_option("--wait-timeout", wait_timeout, "how long to wait")
+      ->capture_default_str();
+  apply->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      NEST_ASSIGN_OR_RETURN(apply_opts.wait_timeout,
+                            ParseTimeout("--wait-timeout", wait_timeout));
+      return ok(Apply(ctx, apply_opts));
+    };
+  });
+
+  // get / describe / delete
+  std::string kind, name;
+  bool watch = false;
+  auto* get = app.add_subcommand(
+      "get",
+      "list objects: hosts|groups|vms|workloads|containers|images|events");
+  get->add_option("kind", kind, "what to list")->required();
+  get->add_option("name", name, "only this object");
+  get->add_flag("-w,--watch", watch, "print again on every event");
+  get->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      NEST_ASSIGN_OR_RETURN(Kind k, ParseKind(kind));
+      return ok(Get(ctx, k, name, watch));
+    };
+  });
+  auto* describe =
+      app.add_subcommand("describe", "show one object and its recent events");
+  describe->add_option("kind", kind, "object kind")->required();
+  describe->add_option("name", name, "object name")->required();
+  describe->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      NEST_ASSIGN_OR_RETURN(Kind k, ParseKind(kind));
+      return ok(Describe(ctx, k, name));
+    };
+  });
+  auto* del = app.add_subcommand("delete",
+                                 "delete a host, group, vm, workload or image");
+  del->add_option("kind", kind, "object kind")->required();
+  del->add_option("name", name, "object name")->required();
+  del->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      NEST_ASSIGN_OR_RETURN(Kind k, ParseKind(kind));
+      return ok(Delete(ctx, k, name));
+    };
+  });
+
+  // scale
+  int count = 0;
+  auto* scale = app.add_subcommand(
+      "scale", "set a workload's replicas or a group's desired VMs");
+  scale->add_option("kind", kind, "workload or group")->required();
+  scale->add_option("name", name, "object name")->required();
+  scale->add_option("count", count, "replicas or VMs")->required();
+  scale->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      NEST_ASSIGN_OR_RETURN(Kind k, ParseKind(kind));
+      return ok(Scale(ctx, k, name, count));
+    };
+  });
+
+  // logs / exec
+  bool follow = false;
+  int tail = 0;
+  auto* logs = app.add_subcommand("logs", "print a container's output");
+  logs->add_option("container", name, "container name")->required();
+  logs->add_flag("-f,--follow", follow, "keep printing new output");
+  logs->add_option("--tail", tail, "last N lines only (0: all kept)");
+  logs->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(Logs(ctx, name, follow, tail));
+    };
+  });
+  std::vector<std::string> command;
+  auto* exec = app.add_subcommand(
+      "exec", "run a command in a container: exec CONTAINER -- CMD [ARGS...]");
+  exec->add_option("container", name, "container name")->required();
+  exec->add_option("command", command, "command and arguments (after --)")
+      ->required();
+  exec->callback([&] {
+    run = [&]() -> absl::StatusOr<int> { return Exec(ctx, name, command); };
+  });
+
+  // events / explain / top
+  int64_t after = 0;
+  auto* events = app.add_subcommand("events", "list events, or follow them");
+  events->add_flag("-f,--follow", follow, "keep printing new events");
+  events->add_option("--after", after, "only events after this sequence");
+  events->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(Events(ctx, follow, after));
+    };
+  });
+  auto* explain =
+      app.add_subcommand("explain", "why a workload's containers are pending");
+  explain->add_option("workload", name, "workload name")->required();
+  explain->callback([&] {
+    run = [&]() -> absl::StatusOr<int> { return ok(Explain(ctx, name)); };
+  });
+  auto* top = app.add_subcommand("top", "container CPU and memory usage");
+  top->callback(
+      [&] { run = [&]() -> absl::StatusOr<int> { return ok(Top(ctx)); }; });
+
+  // hosts
+  std::string uri;
+  std::vector<std::string> labels;
+  auto* host = app.add_subcommand("host", "manage hypervisor hosts");
+  host->require_subcommand(1);
+  auto* host_add = host->add_subcommand("add", "register a libvirt host");
+  host_add->add_option("name", name, "host name")->required();
+  host_add->add_option("--uri", uri, "libvirt URI, e.g. qemu:///system")
+      ->required();
+  host_add->add_option("--label", labels, "KEY=VALUE (repeatable)");
+  host_add->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(HostAdd(ctx, name, uri, labels));
+    };
+  });
+  for (const char* verb : {"cordon", "uncordon", "drain"}) {
+    std::string help = std::string(verb) == "cordon"
+                           ? "stop placing new VMs on a host"
+                       : std::string(verb) == "uncordon"
+                           ? "allow placing VMs on a host again"
+                           : "cordon a host and move its VMs away";
+    auto* sub = app.add_subcommand(verb, help);
+    sub->add_option("host", name, "host name")->required();
+    sub->callback([&, verb] {
+      run = [&, verb]() -> absl::StatusOr<int> {
+        return ok(HostAction(ctx, verb, name));
+      };
+    });
+  }
+
+  // images
+  std::string source;
+  auto* image = app.add_subcommand("image", "manage container images");
+  image->require_subcommand(1);
+  auto* image_import = image->add_subcommand(
+      "import",
+      "import an OCI layout or archive (a path on the nestd machine)");
+  image_import->add_option("name", name, "image name")->required();
+  image_import->add_option("source", source, "path on the server")->required();
+  image_import->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(ImageImport(ctx, name, source));
+    };
+  });
+
+  // completion
+  std::string shell;
+  auto* completion =
+      app.add_subcommand("completion", "print a bash or zsh completion script");
+  completion->add_option("shell", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  completion->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      NEST_ASSIGN_OR_RETURN(std::string script, CompletionScript(shell));
+      out << script;
+      return 0;
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::ParseError& e) {
+    err << "error: " << e.what() << "\n"
+        << "Run 'nestctl --help' for usage.\n";
+    return kExitUsage;
+  }
+
+  absl::StatusOr<int> code = [&]() -> absl::StatusOr<int> {
+    NEST_ASSIGN_OR_RETURN(copts.timeout, ParseTimeout("--timeout", timeout));
+    NEST_ASSIGN_OR_RETURN(ctx.format, ParseFormat(output));
+    if (!run) return absl::InvalidArgumentError("no command given");
+    Client client(copts);
+    ctx.client = &client;
+    ctx.in = &in;
+    ctx.out = &out;
+    ctx.err = &err;
+    ctx.tty = tty;
+    return run();
+  }();
+  out.flush();
+  if (!code.ok()) {
+    PrintError(code.status(), err);
+    return ExitCodeFor(code.status());
+  }
+  return *code;
+}
+
+}  // namespace nest::cli

@@ -1,0 +1,71 @@
+// nestctl's commands, each a function over a Client. They print results to
+// `out`, progress and notes to `err`, and return errors (never print them;
+// the caller does, once, with PrintError).
+#pragma once
+
+#include <istream>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cli/client.h"
+#include "cli/documents.h"
+#include "core/status.h"
+
+namespace nest::cli {
+
+enum class Kind { kHost, kGroup, kVm, kWorkload, kContainer, kImage, kEvent };
+
+// Accepts singular, plural and short forms: "workloads", "workload", "wl";
+// "groups", "group", "vmgroup"; "containers", "ct"; ...
+absl::StatusOr<Kind> ParseKind(absl::string_view text);
+
+struct Context {
+  Client* client = nullptr;
+  std::istream* in = nullptr;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  Format format = Format::kTable;
+  // stdout is a terminal: live progress lines and screen redraws.
+  bool tty = false;
+};
+
+absl::Status Get(const Context& ctx, Kind kind, const std::string& name,
+                 bool watch);
+absl::Status Describe(const Context& ctx, Kind kind, const std::string& name);
+absl::Status Delete(const Context& ctx, Kind kind, const std::string& name);
+absl::Status Scale(const Context& ctx, Kind kind, const std::string& name,
+                   int count);
+absl::Status Events(const Context& ctx, bool follow, int64_t after);
+absl::Status Top(const Context& ctx);
+
+struct ApplyOptions {
+  std::string file;  // "-" for stdin
+  bool dry_run = false;
+  bool wait = true;
+  absl::Duration wait_timeout = absl::Minutes(5);
+  absl::Duration poll_interval = absl::Milliseconds(500);
+};
+absl::Status Apply(const Context& ctx, const ApplyOptions& options);
+
+absl::Status Logs(const Context& ctx, const std::string& container, bool follow,
+                  int tail);
+// The command's exit code on success.
+absl::StatusOr<int> Exec(const Context& ctx, const std::string& container,
+                         const std::vector<std::string>& command);
+absl::Status Explain(const Context& ctx, const std::string& workload);
+absl::Status HostAdd(const Context& ctx, const std::string& name,
+                     const std::string& uri,
+                     const std::vector<std::string>& labels);
+// verb: "cordon", "uncordon" or "drain".
+absl::Status HostAction(const Context& ctx, const std::string& verb,
+                        const std::string& name);
+absl::Status ImageImport(const Context& ctx, const std::string& name,
+                         const std::string& source);
+// A bash or zsh completion script.
+absl::StatusOr<std::string> CompletionScript(absl::string_view shell);
+
+}  // namespace nest::cli
