@@ -107,7 +107,25 @@ absl::StatusOr<LayerOutcome> StreamLayer(const BlobLocation& loc,
   // Hash everything after the tar's end marker too: the digest covers it.
   if (applied.ok()) applied = Drain(*tar).status();
   if (applied.ok()) applied = Drain(blob).status();
-  if (!applied.ok()) return Annotate(applied, what);
+  if (!applied.ok()) {
+    // A corrupt blob often fails gunzip or tar parsing before its digest is
+    // known; the digest mismatch is the real cause, so report that.
+    if ((!want_digest.empty() || !gz) && Drain(blob).ok()) {
+      std::string got = blob.FinishDigest();
+      if (!want_digest.empty() && got != want_digest) {
+        return absl::DataLossError(absl::StrCat(
+            "digest mismatch for ", what, ": expected ", want_digest, ", got ",
+            got, " (", applied.message(), ")"));
+      }
+      if (!gz && !want_diff_id.empty() && got != want_diff_id) {
+        return absl::DataLossError(
+            absl::StrCat("diff_id mismatch for ", what, ": the config expects ",
+                         want_diff_id, ", the layer is ", got, " (",
+                         applied.message(), ")"));
+      }
+    }
+    return Annotate(applied, what);
+  }
   out.size = blob.bytes();
   out.digest = blob.FinishDigest();
   out.diff_id = diff ? diff->FinishDigest() : out.digest;
