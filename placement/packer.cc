@@ -81,7 +81,8 @@ class Packing {
     std::iota(order.begin(), order.end(), 0);
     std::vector<double> key(items_.size());
     for (size_t i = 0; i < items_.size(); ++i) {
-      key[i] = k == Key::kMax ? Max(i) : Sum(i, Weights(k == Key::kWeightedSum));
+      key[i] =
+          k == Key::kMax ? Max(i) : Sum(i, Weights(k == Key::kWeightedSum));
     }
     std::stable_sort(order.begin(), order.end(),
                      [&](int a, int b) { return key[a] > key[b]; });

@@ -150,10 +150,9 @@ class Scheduler {
     for (auto& [part, items] : parts) {
       // The packer orders items itself; hand them over in the caller's
       // order so that its ties (and so its result) do not depend on ours.
-      std::stable_sort(items.begin(), items.end(),
-                       [](const Container* a, const Container* b) {
-                         return a < b;
-                       });
+      std::stable_sort(
+          items.begin(), items.end(),
+          [](const Container* a, const Container* b) { return a < b; });
       Pack(std::get<0>(part), items, failed);
     }
     for (const Container* c : failed) Rescue(*c);

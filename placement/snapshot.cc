@@ -149,6 +149,7 @@ absl::Status Snapshot::AddVmRec(Vm vm) {
   h.used += r.HostDemand();
   ++h.vm_count;
   GroupRec& g = groups_[r.group];
+  r.group_pos = static_cast<int>(g.vms.size());
   g.vms.push_back(idx);
   ++g.live_vms;
   if (!g.spec.spread_label.empty()) {
@@ -227,9 +228,9 @@ void Snapshot::Reindex(int vm) {
   VmRec& r = vms_[vm];
   GroupRec& g = groups_[r.group];
   if (r.retired) {
-    g.by_free_memory.Erase(vm);
+    g.by_free_memory.Erase(r.group_pos);
   } else {
-    g.by_free_memory.Update(vm, r.free().memory_mib());
+    g.by_free_memory.Update(r.group_pos, r.free().memory_mib());
   }
 }
 

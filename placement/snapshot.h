@@ -28,6 +28,7 @@ struct HostRec {
 struct VmRec {
   Vm spec;  // spec.containers are the containers placed so far
   int group = -1;
+  int group_pos = -1;  // position in GroupRec::vms: its key in the index
   int host = -1;
   Resources used;        // sum of the containers' requests
   int dedicated = 0;     // containers with Isolation::kDedicated
@@ -41,6 +42,8 @@ struct GroupRec {
   Group spec;
   std::vector<int> vms;  // every VM of the group, retired included
   int live_vms = 0;      // not retired
+  // Live VMs by free memory; items are positions in `vms`, so the index
+  // stays dense per group.
   BucketIndex by_free_memory;
   std::map<std::string, int> vms_per_domain;  // spread_label value -> VMs
 };

@@ -1,5 +1,7 @@
 #include "placement/stack.h"
 
+#include <algorithm>
+
 namespace nest::placement {
 namespace {
 
@@ -130,10 +132,21 @@ std::optional<int> Stack::SelectVm(const Snapshot& s, const Ask& ask,
   const GroupRec& g = s.group(ask.group);
   if (!opt.use_index) {
     for (int vm : g.vms) visit(vm);
-  } else if (g.spec.policy == GroupPolicy::kSpread) {
-    g.by_free_memory.Descending(ask.requests.memory_mib(), visit);
+    return best.result();
+  }
+  auto visit_pos = [&](int pos) { return visit(g.vms[pos]); };
+  int64_t min_free = ask.requests.memory_mib();
+  for (const Container* c : ask.items) {
+    // Only an empty VM takes a dedicated container: its free memory is the
+    // whole shape, so only the top buckets can hold one.
+    if (c->isolation == Isolation::kDedicated) {
+      min_free = std::max(min_free, g.spec.shape.memory_mib());
+    }
+  }
+  if (g.spec.policy == GroupPolicy::kSpread) {
+    g.by_free_memory.Descending(min_free, visit_pos);
   } else {
-    g.by_free_memory.Ascending(ask.requests.memory_mib(), visit);
+    g.by_free_memory.Ascending(min_free, visit_pos);
   }
   return best.result();
 }

@@ -79,14 +79,15 @@ absl::StatusOr<Instance> ParseInstanceCsv(const std::string& name,
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line[0] == '#') continue;
     std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
-    bool is_capacity = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
-                           fields[0])) == "capacity";
+    bool is_capacity = absl::AsciiStrToLower(
+                           absl::StripAsciiWhitespace(fields[0])) == "capacity";
     if (is_capacity) fields.erase(fields.begin());
     if (is_capacity == have_capacity) {
       return absl::InvalidArgumentError(absl::StrCat(
           name, ":", line_no,
-          have_capacity ? ": expected an item line after the capacity line"
-                        : ": the first line must be \"capacity,c1[,c2[,c3]]\""));
+          have_capacity
+              ? ": expected an item line after the capacity line"
+              : ": the first line must be \"capacity,c1[,c2[,c3]]\""));
     }
     if (fields.empty() || static_cast<int>(fields.size()) > kDims ||
         (have_capacity && static_cast<int>(fields.size()) != dims)) {
@@ -100,11 +101,11 @@ absl::StatusOr<Instance> ParseInstanceCsv(const std::string& name,
       int64_t v;
       if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(fields[d]), &v) ||
           v < 0 || (is_capacity && v == 0)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            name, ":", line_no, ": field ", d + 1,
-            is_capacity ? " must be a positive integer"
-                        : " must be a non-negative integer",
-            ", got \"", fields[d], "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ":", line_no, ": field ", d + 1,
+                         is_capacity ? " must be a positive integer"
+                                     : " must be a non-negative integer",
+                         ", got \"", fields[d], "\""));
       }
       r.v[d] = v;
     }
@@ -115,9 +116,9 @@ absl::StatusOr<Instance> ParseInstanceCsv(const std::string& name,
       continue;
     }
     if (!r.fits(inst.capacity)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, ":", line_no, ": item must fit the capacity, got \"", line,
-          "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ":", line_no,
+                       ": item must fit the capacity, got \"", line, "\""));
     }
     inst.items.push_back(r);
   }
@@ -130,7 +131,8 @@ absl::StatusOr<Instance> ParseInstanceCsv(const std::string& name,
 
 std::string ToCsv(const Instance& inst) {
   std::string out = absl::StrCat("# ", inst.name, "\ncapacity");
-  for (int d = 0; d < kDims; ++d) absl::StrAppend(&out, ",", inst.capacity.v[d]);
+  for (int d = 0; d < kDims; ++d)
+    absl::StrAppend(&out, ",", inst.capacity.v[d]);
   out += "\n";
   for (const Resources& r : inst.items) {
     absl::StrAppend(&out, r.v[0]);
