@@ -29,9 +29,13 @@ ContainerManager::ContainerManager(Options options, ContainerRuntime& runtime,
 
 ContainerManager::~ContainerManager() { runtime_.SetExitCallback(nullptr); }
 
-void ContainerManager::SetEventSink(EventSink sink) { sink_ = std::move(sink); }
+void ContainerManager::SetEventSink(EventSink sink) {
+  absl::MutexLock lock(&sink_mu_);
+  sink_ = std::move(sink);
+}
 
 void ContainerManager::Emit(const AgentEvent& event) {
+  absl::MutexLock lock(&sink_mu_);
   if (sink_) sink_(event);
 }
 

@@ -35,7 +35,8 @@ class ContainerManager {
                    ImageStore& images, Clock& clock);
   ~ContainerManager();
 
-  // Set once before use.
+  // Replaces the sink; returns once no call into the previous one is in
+  // progress, so its owner may then be destroyed.
   void SetEventSink(EventSink sink);
 
   [[nodiscard]] absl::StatusOr<ContainerInfo> Create(const ContainerSpec& spec);
@@ -76,7 +77,9 @@ class ContainerManager {
   ContainerRuntime& runtime_;
   ImageStore& images_;
   Clock& clock_;
-  EventSink sink_;
+  // Held while the sink runs (see SetEventSink). Never taken with mu_.
+  absl::Mutex sink_mu_;
+  EventSink sink_ ABSL_GUARDED_BY(sink_mu_);
 
   mutable absl::Mutex mu_;
   absl::CondVar exited_cv_;

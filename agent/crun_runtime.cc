@@ -63,7 +63,12 @@ std::string Tail(const std::string& s, size_t n) {
 
 }  // namespace
 
-CrunRuntime::CrunRuntime(Options options) : options_(std::move(options)) {
+CrunRuntime::CrunRuntime(Options options)
+    : options_(std::move(options)), alive_(std::make_shared<Alive>()) {
+  {
+    absl::MutexLock lock(&alive_->mu);
+    alive_->self = this;
+  }
   // Containers' inits are re-parented to us when `crun create` exits, so
   // their exit statuses reach our waitpid.
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
@@ -77,10 +82,14 @@ CrunRuntime::CrunRuntime(Options options) : options_(std::move(options)) {
 }
 
 CrunRuntime::~CrunRuntime() {
+  {
+    absl::MutexLock lock(&alive_->mu);
+    alive_->self = nullptr;
+  }
+  SetExitCallback(nullptr);
   std::map<std::string, std::unique_ptr<Container>> all;
   {
     absl::MutexLock lock(&mu_);
-    on_exit_ = nullptr;
     all.swap(containers_);
   }
   for (auto& [id, c] : all) {
@@ -90,7 +99,7 @@ CrunRuntime::~CrunRuntime() {
 }
 
 void CrunRuntime::SetExitCallback(ExitCallback cb) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&cb_mu_);
   on_exit_ = std::move(cb);
 }
 
@@ -134,15 +143,14 @@ void CrunRuntime::OnExit(const std::string& id, int wait_status) {
   int code = ExitCodeFromWaitStatus(wait_status);
   // SIGKILL plus an oom_kill in the container's cgroup is the OOM killer.
   oom = oom && code == 128 + SIGKILL;
-  ExitCallback cb;
   {
     absl::MutexLock lock(&mu_);
     auto it = containers_.find(id);
     if (it == containers_.end() || it->second->exited) return;
     it->second->exited = true;
-    cb = on_exit_;
   }
-  if (cb) cb(id, code, oom);
+  absl::MutexLock lock(&cb_mu_);
+  if (on_exit_) on_exit_(id, code, oom);
 }
 
 void CrunRuntime::Cleanup(const std::string& id, bool overlay) {

@@ -72,9 +72,20 @@ class CrunRuntime : public ContainerRuntime {
   void OnExit(const std::string& id, int wait_status);
   void Cleanup(const std::string& id, bool overlay);
 
+  // What reaper callbacks reach us through: cleared by the destructor, so
+  // a container exiting after the runtime is gone is ignored safely.
+  struct Alive {
+    absl::Mutex mu;
+    CrunRuntime* self ABSL_GUARDED_BY(mu);
+  };
+
   const Options options_;
+  std::shared_ptr<Alive> alive_;
+  // Held while the exit callback runs, so SetExitCallback(nullptr) waits
+  // for an exit being reported. Never taken with mu_.
+  absl::Mutex cb_mu_;
+  ExitCallback on_exit_ ABSL_GUARDED_BY(cb_mu_);
   absl::Mutex mu_;
-  ExitCallback on_exit_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<Container>> containers_
       ABSL_GUARDED_BY(mu_);
 };
