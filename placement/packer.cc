@@ -7,6 +7,8 @@
 namespace nest::placement {
 namespace {
 
+constexpr size_t kQuadraticLimit = 10000;
+
 struct Bin {
   Resources load;
   std::vector<int> items;
@@ -258,10 +260,13 @@ Bins PackBins(const std::vector<PackItem>& items, const Resources& capacity) {
   tries.push_back(p.ItemCentric(p.Order(Key::kWeightedSum), false));
   tries.push_back(p.ItemCentric(p.Order(Key::kSum), true));
   tries.push_back(p.ItemCentric(p.Order(Key::kWeightedSum), true));
-  tries.push_back(p.BinCentric(true, false));
-  tries.push_back(p.BinCentric(true, true));
-  tries.push_back(p.BinCentric(false, false));
-  tries.push_back(p.BinCentric(false, true));
+  // The quadratic tries are skipped for very large batches (seconds each).
+  if (items.size() <= kQuadraticLimit) {
+    tries.push_back(p.BinCentric(true, false));
+    tries.push_back(p.BinCentric(true, true));
+    tries.push_back(p.BinCentric(false, false));
+    tries.push_back(p.BinCentric(false, true));
+  }
   size_t best = 0;
   for (size_t t = 0; t < tries.size(); ++t) {
     p.Eliminate(tries[t]);

@@ -231,10 +231,10 @@ int Main(int argc, char** argv) {
     std::printf(
         "{\"bench\":\"placement\",\"instances\":%zu,"
         "\"avg_bins_fewer_than_ffd_pct\":%.3f,\"avg_bins_fewer_than_bfd_pct\":"
-        "%.3f,\"instances_worse_than_ffd\":%d,\"avg_gap_to_lower_bound_pct\":"
-        "%.3f}\n",
+        "%.3f,\"classes_worse_than_ffd\":%d,\"instances_worse_than_ffd\":%d,"
+        "\"avg_gap_to_lower_bound_pct\":%.3f}\n",
         rows.size(), q.fewer_than_ffd_pct, q.fewer_than_bfd_pct,
-        q.instances_worse, q.gap_pct);
+        q.classes_worse, q.instances_worse, q.gap_pct);
     return 0;
   }
 
