@@ -1,5 +1,6 @@
 // Generic CRUD over Row<T>, and the typed ReadTx/WriteTx entry points.
 
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 
@@ -344,8 +345,10 @@ absl::StatusOr<T> WriteTx::UpdateT(const T& in, int64_t expected_generation,
   }
   T obj = in;
   obj.meta = cur->meta;
+  // Heartbeats only move forward: an update built from an older read must
+  // not undo a RecordHostHeartbeat that landed in between.
   if constexpr (std::is_same_v<T, Host>) {
-    obj.last_heartbeat = cur->last_heartbeat;
+    obj.last_heartbeat = std::max(obj.last_heartbeat, cur->last_heartbeat);
   }
   // A write that changes nothing is not a change: no generation bump and no
   // event, so level-triggered reconcilers re-recording the same observation

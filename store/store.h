@@ -203,7 +203,7 @@ class WriteTx : public ReadTx {
 
   // Records that host `name` answered at `at`. The one write that is not a
   // "change": no generation bump and no event, because every host
-  // heartbeats every few seconds. UpdateHost keeps the stored heartbeat.
+  // heartbeats every few seconds. A later UpdateHost never moves it back.
   [[nodiscard]] absl::Status RecordHostHeartbeat(const HostId& name,
                                                  absl::Time at);
 

@@ -95,8 +95,8 @@ struct Host {
   HostState state = HostState::kReady;
   Resources capacity;  // what Nest may allocate on this host
   Labels facts;        // last facts reported (cpu model, libvirt version...)
-  // Written only by WriteTx::RecordHostHeartbeat (and CreateHost);
-  // UpdateHost keeps the stored value whatever the caller passes.
+  // Only moves forward: UpdateHost stores max(given, stored). Prefer
+  // WriteTx::RecordHostHeartbeat, which does not bump the generation.
   absl::Time last_heartbeat = absl::InfinitePast();
   Meta meta;
   friend bool operator==(const Host&, const Host&) = default;
