@@ -1,0 +1,430 @@
+// Commands: the typed, validated operations behind every nest.v1 RPC. The
+// api/ layer translates protos to these inputs and the results back; all
+// validation, tenancy, idempotency and optimistic concurrency happen here.
+//
+// Contract:
+//  - Inputs carry values as users wrote them ("500m", "256Mi", enum names);
+//    validation reports every bad field at once as one INVALID_ARGUMENT
+//    carrying FieldViolations with proto field paths ("spec.replicas").
+//  - Every mutation runs in one store transaction that also records the
+//    idempotency key and the encoded response (WriteMeta::request_id): a
+//    retry with the same id and request hash returns the stored bytes
+//    without writing; the same id with another hash is INVALID_ARGUMENT.
+//    The caller supplies the encoder (api/ serializes the proto response),
+//    so control/ never sees generated code.
+//  - WriteMeta::expected_generation != 0 makes a mutation of an existing
+//    object fail with FAILED_PRECONDITION unless the generation matches.
+//  - Until authentication exists (issue 11) every request acts as tenant
+//    "default", created by the first mutation that needs it.
+//  - Every successful, non-replayed mutation wakes the controller.
+//
+// Thread-safety: thread-safe (the store serializes writers).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "agent/agent_api.h"
+#include "control/controller.h"
+#include "control/placement_bridge.h"
+#include "control/ports.h"
+#include "core/clock.h"
+#include "core/field_errors.h"
+#include "core/status.h"
+#include "store/store.h"
+
+namespace nest::control {
+
+inline constexpr absl::string_view kDefaultTenant = "default";
+
+// Identity and guard of one mutation, from the request's WriteOptions.
+struct WriteMeta {
+  std::string request_id;  // empty: not idempotent
+  // Digest of the method and the whole request (store::HashRequest).
+  std::string request_hash;
+  int64_t expected_generation = 0;  // 0: don't care
+};
+
+// What a mutation returns: the encoded response, either produced now or
+// replayed from the idempotency table.
+struct Written {
+  std::string response;
+  bool replayed = false;
+};
+
+// Serializes a mutation's result into the response bytes that are stored
+// for replay. Runs inside the write transaction; must not block.
+template <typename T>
+using Encoder = std::function<std::string(const T&)>;
+
+struct ListOptions {
+  int64_t page_size = 0;  // 0: kDefaultPageSize; capped at kMaxPageSize
+  std::string page_token;
+};
+inline constexpr int64_t kDefaultPageSize = 100;
+inline constexpr int64_t kMaxPageSize = 1000;
+
+// ---- Inputs (as users wrote them) ----------------------------------------
+
+struct HostInput {
+  std::string name;
+  std::string uri;
+  store::Labels labels;
+};
+
+struct GroupSpecInput {
+  int64_t vcpus = 0;
+  std::string memory;  // "256Mi"
+  std::string disk;    // "2Gi"; empty: 1Gi
+  std::string boot_image;
+  std::string policy;  // "binpack" (default when empty) or "spread"
+  std::string spread_label;
+  int64_t min_vms = 0;
+  int64_t max_vms = 0;
+  int64_t desired_vms = 0;  // 0: the autoscaler decides, at least min
+  int64_t scale_up_cooldown_s = 0;
+  int64_t scale_down_cooldown_s = 0;
+};
+
+struct PortInput {
+  std::string name;
+  int64_t container_port = 0;
+  int64_t host_port = 0;
+  std::string protocol;  // "tcp" (default when empty) or "udp"
+};
+
+struct WorkloadSpecInput {
+  std::string image;
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string cpu;     // "100m"
+  std::string memory;  // "32Mi"
+  std::string disk;    // empty: none
+  int64_t replicas = 0;
+  std::string restart_policy;  // "always" (default), "on-failure", "never"
+  std::vector<PortInput> ports;
+  std::string isolation;  // "shared" (default) or "dedicated"
+  int64_t priority = 0;
+  std::string group;
+  int64_t stop_grace_s = 0;     // 0: 10 s
+  int64_t max_unavailable = 0;  // 0: 1
+};
+
+// One object of a declarative Apply.
+struct ApplyItem {
+  enum class Kind { kGroup, kWorkload };
+  Kind kind = Kind::kWorkload;
+  std::string name;
+  GroupSpecInput group;        // when kGroup
+  WorkloadSpecInput workload;  // when kWorkload
+};
+
+// ---- Views (a stored object plus what is derived from other rows) ---------
+
+struct HostView {
+  store::Host host;
+  int64_t vm_count = 0;
+  Resources allocated;  // shapes of the VMs on it
+};
+
+struct GroupView {
+  store::VmGroup group;
+  int64_t vms_running = 0;
+  int64_t vms_pending = 0;  // not yet running
+  int64_t containers = 0;
+  std::string message;  // "deleting: 2 VMs left"
+};
+
+struct VmView {
+  store::Vm vm;
+  int64_t vcpus = 0;
+  int64_t memory_mib = 0;
+  int64_t containers = 0;
+};
+
+struct WorkloadView {
+  store::Workload workload;
+  int64_t running = 0;
+  int64_t pending = 0;  // unplaced or starting
+  int64_t succeeded = 0;
+  int64_t failed = 0;
+  std::string message;  // the first unplaced replica's reason
+};
+
+struct ContainerView {
+  store::Container container;
+  HostId host;        // the host of its VM, when placed
+  std::string image;  // the workload's image
+  bool oom_killed = false;
+};
+
+struct ImageView {
+  store::Image image;
+  int64_t layers = 0;  // known only in the import response
+};
+
+enum class ApplyAction { kCreate, kUpdate, kUnchanged };
+
+struct ApplyChange {
+  ApplyItem::Kind kind = ApplyItem::Kind::kWorkload;
+  std::string name;
+  ApplyAction action = ApplyAction::kCreate;
+  std::vector<std::string> diff;  // "replicas: 2 -> 3"
+  int64_t generation = 0;         // after the write (dry run: current)
+};
+
+struct ContainerStatsView {
+  ContainerId container;
+  double cpu_seconds = 0;
+  int64_t memory_bytes = 0;
+  int64_t memory_limit_bytes = 0;
+  int64_t pids = 0;
+};
+
+struct EventFilter {
+  int64_t after_seq = 0;
+  int64_t limit = 1000;
+  std::string kind;
+  std::string name;
+};
+
+struct ReasonCountView {
+  std::string reason;
+  int64_t count = 0;
+  std::string unit;  // "vms" or "hosts"
+};
+
+struct ExplainView {
+  WorkloadId workload;
+  int64_t pending = 0;
+  std::vector<ReasonCountView> reasons;
+  std::string suggestion;
+};
+
+struct PlannedActionView {
+  std::string action;  // "create_vm", "place_container", "stop_container"
+  std::string container;
+  std::string vm;
+  std::string group;
+  std::string host;
+  std::string workload;
+};
+
+struct DryRunView {
+  std::vector<PlannedActionView> actions;
+  std::vector<ExplainView> unplaceable;
+};
+
+struct CommandsOptions {
+  // The console log file of a VM; empty or null: no console logs.
+  std::function<std::string(const VmId&)> console_log_path;
+  // Must match the controller's, so Explain/DryRun see what it sees.
+  PlacementParams placement;
+  // Default and cap of GetConsoleLog's tail.
+  int64_t console_tail_default = 64 * 1024;
+  int64_t console_tail_max = 4 * 1024 * 1024;
+};
+
+class Commands {
+ public:
+  // `controller` may be null (tests): logs/exec/stats are then UNAVAILABLE.
+  Commands(store::Store& store, Controller* controller, ImageSource& images,
+           Clock& clock, CommandsOptions options = {});
+
+  // The tenant every request acts as (until authentication exists).
+  const TenantId& tenant() const { return tenant_; }
+
+  // ---- Hosts (cluster-scoped) ----
+  [[nodiscard]] absl::StatusOr<Written> CreateHost(const WriteMeta& m,
+                                                   const HostInput& in,
+                                                   const Encoder<HostView>& enc);
+  [[nodiscard]] absl::StatusOr<HostView> GetHost(const std::string& name);
+  [[nodiscard]] absl::StatusOr<store::Page<HostView>> ListHosts(
+      const ListOptions& page);
+  // FAILED_PRECONDITION while VMs are on the host (drain and delete them).
+  [[nodiscard]] absl::StatusOr<Written> DeleteHost(const WriteMeta& m,
+                                                   const std::string& name);
+  // Cordon: no new VMs; uncordon: ready; drain: draining (no new VMs, and
+  // the controller moves work away).
+  [[nodiscard]] absl::StatusOr<Written> SetHostState(
+      const WriteMeta& m, const std::string& name, store::HostState state,
+      const Encoder<HostView>& enc);
+
+  // ---- VM groups ----
+  [[nodiscard]] absl::StatusOr<Written> CreateGroup(
+      const WriteMeta& m, const std::string& name, const GroupSpecInput& spec,
+      const Encoder<GroupView>& enc);
+  // Replaces the spec (autoscaler bookkeeping is kept).
+  [[nodiscard]] absl::StatusOr<Written> UpdateGroup(
+      const WriteMeta& m, const std::string& name, const GroupSpecInput& spec,
+      const Encoder<GroupView>& enc);
+  [[nodiscard]] absl::StatusOr<GroupView> GetGroup(const std::string& name);
+  [[nodiscard]] absl::StatusOr<store::Page<GroupView>> ListGroups(
+      const ListOptions& page);
+  // Refuses (FAILED_PRECONDITION) while workloads target the group.
+  // Otherwise sets every VM of the group to desired-deleted and sizes the
+  // group to zero (max_size 0 marks it as deleting), and removes the group
+  // row when no VM row is left: at once when it has none, else by a later
+  // DeleteGroup or SweepDeletedGroups once the controller has torn them
+  // down. A deleting group still shows in Get/List with a message.
+  [[nodiscard]] absl::StatusOr<Written> DeleteGroup(const WriteMeta& m,
+                                                    const std::string& name);
+  // desired_size = desired_vms, which must be within [min, max].
+  [[nodiscard]] absl::StatusOr<Written> ScaleGroup(
+      const WriteMeta& m, const std::string& name, int64_t desired_vms,
+      const Encoder<GroupView>& enc);
+  // Removes deleting groups whose VMs are all gone. Returns how many.
+  [[nodiscard]] absl::StatusOr<int64_t> SweepDeletedGroups();
+
+  // ---- VMs ----
+  [[nodiscard]] absl::StatusOr<VmView> GetVm(const std::string& id);
+  [[nodiscard]] absl::StatusOr<store::Page<VmView>> ListVms(
+      const ListOptions& page, const std::string& group,
+      const std::string& host);
+  [[nodiscard]] absl::StatusOr<Written> SetVmDesired(
+      const WriteMeta& m, const std::string& id, store::VmDesiredState state,
+      const Encoder<VmView>& enc);
+  // The last `tail_bytes` (0: default) of the VM's console log;
+  // UNAVAILABLE when there is none (not configured, or not written yet).
+  [[nodiscard]] absl::StatusOr<std::string> ConsoleLog(const std::string& id,
+                                                       int64_t tail_bytes);
+
+  // ---- Workloads ----
+  [[nodiscard]] absl::StatusOr<Written> CreateWorkload(
+      const WriteMeta& m, const std::string& name,
+      const WorkloadSpecInput& spec, const Encoder<WorkloadView>& enc);
+  // Replaces the spec.
+  [[nodiscard]] absl::StatusOr<Written> UpdateWorkload(
+      const WriteMeta& m, const std::string& name,
+      const WorkloadSpecInput& spec, const Encoder<WorkloadView>& enc);
+  [[nodiscard]] absl::StatusOr<WorkloadView> GetWorkload(
+      const std::string& name);
+  [[nodiscard]] absl::StatusOr<store::Page<WorkloadView>> ListWorkloads(
+      const ListOptions& page);
+  // Removes the workload row and all its container rows in one
+  // transaction; the controller then stops whatever still runs in a guest.
+  [[nodiscard]] absl::StatusOr<Written> DeleteWorkload(
+      const WriteMeta& m, const std::string& name);
+  [[nodiscard]] absl::StatusOr<Written> ScaleWorkload(
+      const WriteMeta& m, const std::string& name, int64_t replicas,
+      const Encoder<WorkloadView>& enc);
+
+  // Validates every item first (violations are prefixed "objects[i]."),
+  // then creates, updates or leaves each object as it is, groups before
+  // workloads, in one transaction. With `dry_run`, computes the same
+  // changes and writes nothing. WriteMeta::expected_generation is ignored
+  // (it names no single object).
+  [[nodiscard]] absl::StatusOr<Written> Apply(
+      const WriteMeta& m, const std::vector<ApplyItem>& items, bool dry_run,
+      const Encoder<std::vector<ApplyChange>>& enc);
+
+  // ---- Containers ----
+  [[nodiscard]] absl::StatusOr<ContainerView> GetContainer(
+      const std::string& id);
+  [[nodiscard]] absl::StatusOr<store::Page<ContainerView>> ListContainers(
+      const ListOptions& page, const std::string& workload,
+      const std::string& vm);
+  // Streams the container's output to `sink` (return false to stop).
+  // With `follow`, keeps going until the container exits, `cancelled`
+  // returns true, or `deadline` passes. `tail_lines` > 0: about the last
+  // that many lines first.
+  [[nodiscard]] absl::Status Logs(const std::string& id, bool follow,
+                                  int64_t tail_lines,
+                                  const agent::LogSink& sink,
+                                  const std::function<bool()>& cancelled,
+                                  absl::Time deadline);
+  [[nodiscard]] absl::StatusOr<agent::ExecResult> Exec(
+      const std::string& id, const std::vector<std::string>& command,
+      int64_t timeout_s);
+  // `id` empty: every running container of the tenant.
+  [[nodiscard]] absl::StatusOr<std::vector<ContainerStatsView>> Stats(
+      const std::string& id);
+
+  // ---- Images ----
+  [[nodiscard]] absl::StatusOr<Written> ImportImage(
+      const WriteMeta& m, const std::string& name, const std::string& source,
+      const Encoder<ImageView>& enc);
+  [[nodiscard]] absl::StatusOr<store::Page<ImageView>> ListImages(
+      const ListOptions& page);
+  // FAILED_PRECONDITION while a workload uses the image.
+  [[nodiscard]] absl::StatusOr<Written> DeleteImage(const WriteMeta& m,
+                                                    const std::string& name);
+
+  // ---- Events ----
+  // OUT_OF_RANGE (naming the oldest retained seq) when events after
+  // `after_seq` were already pruned.
+  [[nodiscard]] absl::StatusOr<std::vector<store::Event>> ListEvents(
+      const EventFilter& f);
+  [[nodiscard]] absl::StatusOr<int64_t> OldestEventSeq();
+  int64_t LastEventSeq() const;
+  // Blocks until an event after `after_seq` commits or `timeout` passes.
+  int64_t WaitForEvents(int64_t after_seq, absl::Duration timeout);
+
+  // ---- Placement (read-only) ----
+  // Why the workload's pending replicas do not run. Replicas the
+  // controller has not created rows for yet count as pending.
+  [[nodiscard]] absl::StatusOr<ExplainView> Explain(const std::string& name);
+  // What the scheduler would do now with the current state; writes nothing.
+  [[nodiscard]] absl::StatusOr<DryRunView> DryRun();
+
+ private:
+  // Runs `fn` (which returns the encoded response) as one idempotent write
+  // acting as the tenant, then wakes the controller.
+  absl::StatusOr<Written> Mutate(
+      const WriteMeta& m,
+      const std::function<absl::StatusOr<std::string>(store::WriteTx&)>& fn);
+  absl::Status EnsureTenant(store::WriteTx& tx);
+  absl::StatusOr<std::shared_ptr<agent::AgentApi>> AgentOf(
+      const store::Container& c);
+  store::ListQuery Query(const ListOptions& page) const;
+
+  store::Store& store_;
+  Controller* controller_;
+  ImageSource& images_;
+  Clock& clock_;
+  const CommandsOptions options_;
+  const TenantId tenant_;
+};
+
+// Validation and views shared by the commands_*.cc files.
+namespace commands_internal {
+
+[[nodiscard]] absl::StatusOr<store::VmGroup> BuildGroup(
+    const TenantId& tenant, const std::string& name, const GroupSpecInput& in,
+    absl::string_view prefix, FieldErrors& errors);
+[[nodiscard]] store::Workload BuildWorkload(const TenantId& tenant,
+                                            const std::string& name,
+                                            const WorkloadSpecInput& in,
+                                            absl::string_view prefix,
+                                            FieldErrors& errors);
+absl::Status ValidateHostUri(absl::string_view field, absl::string_view uri);
+
+absl::StatusOr<HostView> ViewHost(store::ReadTx& tx, const store::Host& h);
+absl::StatusOr<GroupView> ViewGroup(store::ReadTx& tx,
+                                    const store::VmGroup& g);
+absl::StatusOr<VmView> ViewVm(store::ReadTx& tx, const store::Vm& vm);
+absl::StatusOr<WorkloadView> ViewWorkload(store::ReadTx& tx,
+                                          const store::Workload& w);
+absl::StatusOr<ContainerView> ViewContainer(store::ReadTx& tx,
+                                            const store::Container& c);
+
+// Human field diffs of the user-visible spec ("replicas: 2 -> 3").
+std::vector<std::string> DiffGroups(const store::VmGroup& a,
+                                    const store::VmGroup& b);
+std::vector<std::string> DiffWorkloads(const store::Workload& a,
+                                       const store::Workload& b);
+// Copies the user-visible spec of `from` onto `to` (keeps identity, meta
+// and controller bookkeeping).
+void CopyGroupSpec(const store::VmGroup& from, store::VmGroup& to);
+void CopyWorkloadSpec(const store::Workload& from, store::Workload& to);
+
+}  // namespace commands_internal
+
+}  // namespace nest::control
