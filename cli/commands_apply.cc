@@ -85,10 +85,11 @@ absl::StatusOr<std::pair<std::string, bool>> Progress(const Context& ctx,
       FromGrpc(c.workloads().GetWorkload(c.Context().get(), req, &resp),
                "get workload"));
   const auto& w = resp.workload();
-  bool done =
-      w.status().running() == w.spec().replicas() && w.status().pending() == 0;
-  std::string text =
-      absl::StrCat(t.name, " ", w.status().running(), "/", w.spec().replicas());
+  // A container that ran to completion (exit 0) counts: a batch workload
+  // such as the demo's hello converges when all of it has run.
+  int ready = w.status().running() + w.status().succeeded();
+  bool done = ready >= w.spec().replicas() && w.status().pending() == 0;
+  std::string text = absl::StrCat(t.name, " ", ready, "/", w.spec().replicas());
   if (w.status().failed() > 0) {
     absl::StrAppend(&text, " (", w.status().failed(), " failed)");
   }

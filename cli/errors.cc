@@ -51,7 +51,10 @@ absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
       details.ParseFromString(status.error_details())) {
     for (const auto& any : details.details()) {
       nest::v1::BadRequest bad;
-      if (any.type_url() != kBadRequestTypeUrl || !any.UnpackTo(&bad)) {
+      // Any::UnpackTo would insist on the name nest.v1.BadRequest; the
+      // wire type is google.rpc.BadRequest, so parse the bytes directly.
+      if (any.type_url() != kBadRequestTypeUrl ||
+          !bad.ParseFromString(any.value())) {
         continue;
       }
       for (const auto& fv : bad.field_violations()) {

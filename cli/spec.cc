@@ -1,5 +1,6 @@
 #include "cli/spec.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -183,18 +184,22 @@ class SpecParser {
       auto* w = object.mutable_workload();
       w->set_name(name);
       YamlToMessage(doc["spec"], "spec", w->mutable_spec(), &read);
-      if (read.empty()) semantic = ValidateWorkload(*w);
+      semantic = ValidateWorkload(*w);
     } else {
       auto* g = object.mutable_group();
       g->set_name(name);
       YamlToMessage(doc["spec"], "spec", g->mutable_spec(), &read);
-      if (read.empty()) semantic = ValidateVmGroup(*g);
+      semantic = ValidateVmGroup(*g);
     }
     for (const NodeViolation& v : read) {
       Add(where, doc, v.field, v.description, v.line);
     }
     for (const FieldViolation& v : semantic) {
-      Add(where, doc, v.field, v.description);
+      // A field that could not be read is reported once, as unreadable.
+      bool unreadable = std::any_of(read.begin(), read.end(), [&](auto& r) {
+        return r.field == v.field || absl::StartsWith(v.field, r.field + ".");
+      });
+      if (!unreadable) Add(where, doc, v.field, v.description);
     }
     if (!read.empty() || !semantic.empty()) return;
     std::string key = absl::StrCat(kind, "/", name);
