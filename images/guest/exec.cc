@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace nest::images::internal {
+namespace nest::images::guest_internal {
 
 absl::StatusOr<ExecResult> Exec(const std::vector<std::string>& argv,
                                 const std::string& cwd) {
@@ -69,4 +69,4 @@ absl::StatusOr<std::string> ExecOk(const std::vector<std::string>& argv,
   return r.output;
 }
 
-}  // namespace nest::images::internal
+}  // namespace nest::images::guest_internal

@@ -7,7 +7,7 @@
 
 #include "core/status.h"
 
-namespace nest::images::internal {
+namespace nest::images::guest_internal {
 
 struct ExecResult {
   int exit_code = -1;
@@ -24,4 +24,4 @@ struct ExecResult {
 [[nodiscard]] absl::StatusOr<std::string> ExecOk(
     const std::vector<std::string>& argv, const std::string& cwd = "");
 
-}  // namespace nest::images::internal
+}  // namespace nest::images::guest_internal

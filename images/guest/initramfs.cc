@@ -21,6 +21,9 @@
 
 namespace nest::images {
 namespace fs = std::filesystem;
+using guest_internal::Sha256;
+using guest_internal::Sha256File;
+using guest_internal::Sha256Hex;
 
 namespace {
 
@@ -223,8 +226,8 @@ absl::Status AddBinary(Tree& tree, const std::string& host_path,
 
 absl::StatusOr<std::vector<std::string>> SharedLibraries(
     const std::string& binary) {
-  NEST_ASSIGN_OR_RETURN(internal::ExecResult r,
-                        internal::Exec({"ldd", binary}));
+  NEST_ASSIGN_OR_RETURN(guest_internal::ExecResult r,
+                        guest_internal::Exec({"ldd", binary}));
   std::vector<std::string> libs;
   if (r.exit_code != 0) {
     // Static binaries and scripts: nothing to carry.
@@ -324,8 +327,9 @@ absl::StatusOr<GuestBootSet> BuildGuestBootSet(const InitramfsSpec& spec,
         AddBinary(tree, spec.agent_path, "usr/bin/nest-agent"));
   }
   // Applet links last so they never shadow a real binary.
-  NEST_ASSIGN_OR_RETURN(std::string applets,
-                        internal::ExecOk({busybox.string(), "--list-full"}));
+  NEST_ASSIGN_OR_RETURN(
+      std::string applets,
+      guest_internal::ExecOk({busybox.string(), "--list-full"}));
   for (absl::string_view a : absl::StrSplit(applets, '\n', absl::SkipEmpty())) {
     std::string path(absl::StripAsciiWhitespace(a));
     if (!tree.Has(path) && path != "bin/busybox")
@@ -421,13 +425,13 @@ absl::StatusOr<GuestBootSet> BuildGuestBootSet(const InitramfsSpec& spec,
       break;
     case Compression::kZstd:
       // Single-threaded at a fixed level: the output depends only on input.
-      st = internal::ExecOk(
+      st = guest_internal::ExecOk(
                {"zstd", "-q", "-T1", "-3", "-f", "-o", initrd, cpio})
                .status();
       break;
     case Compression::kGzip:
       // -n: no name or timestamp in the header.
-      st = internal::ExecOk({"gzip", "-n", "-6", "-f", cpio}).status();
+      st = guest_internal::ExecOk({"gzip", "-n", "-6", "-f", cpio}).status();
       if (st.ok()) fs::rename(cpio + ".gz", initrd, ec);
       break;
   }

@@ -15,7 +15,7 @@
 
 namespace nest::images {
 namespace fs = std::filesystem;
-using internal::ExecOk;
+using guest_internal::ExecOk;
 
 namespace {
 

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace nest::images {
+namespace nest::images::guest_internal {
 namespace {
 
 constexpr uint32_t kK[64] = {
@@ -124,4 +124,4 @@ absl::StatusOr<std::string> Sha256File(const std::string& path) {
   return h.HexDigest();
 }
 
-}  // namespace nest::images
+}  // namespace nest::images::guest_internal

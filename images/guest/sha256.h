@@ -9,7 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "core/status.h"
 
-namespace nest::images {
+namespace nest::images::guest_internal {
 
 class Sha256 {
  public:
@@ -30,4 +30,4 @@ std::string Sha256Hex(absl::string_view data);
 // Digest of a file's content; NOT_FOUND / UNAVAILABLE on I/O errors.
 [[nodiscard]] absl::StatusOr<std::string> Sha256File(const std::string& path);
 
-}  // namespace nest::images
+}  // namespace nest::images::guest_internal

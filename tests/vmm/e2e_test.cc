@@ -59,8 +59,8 @@ struct VmGuard {
 };
 
 int CountDomains(const std::string& uri, const std::string& name) {
-  auto out =
-      images::internal::ExecOk({"virsh", "-c", uri, "list", "--all", "--name"});
+  auto out = images::guest_internal::ExecOk(
+      {"virsh", "-c", uri, "list", "--all", "--name"});
   if (!out.ok()) return -1;
   int n = 0;
   size_t pos = 0;
@@ -105,8 +105,8 @@ TEST_CASE("e2e: microVM lifecycle on real libvirtd + QEMU") {
 
   // A raw ext4 data disk, so the init's /dev/vda mount is exercised.
   std::string disk = dir.path() + "/data.img";
-  REQUIRE(images::internal::ExecOk({"truncate", "-s", "64M", disk}).ok());
-  REQUIRE(images::internal::ExecOk({"mkfs.ext4", "-q", "-F", disk}).ok());
+  REQUIRE(images::guest_internal::ExecOk({"truncate", "-s", "64M", disk}).ok());
+  REQUIRE(images::guest_internal::ExecOk({"mkfs.ext4", "-q", "-F", disk}).ok());
 
   VmSpec spec;
   spec.id = VmId(absl::StrCat("e2e-", getpid()));

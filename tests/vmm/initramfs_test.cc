@@ -14,6 +14,8 @@
 namespace nest::images {
 namespace {
 namespace fs = std::filesystem;
+using guest_internal::Sha256File;
+using guest_internal::Sha256Hex;
 
 // A temp dir removed on scope exit, even when a CHECK fails.
 struct TempDir {
@@ -79,7 +81,7 @@ InitramfsSpec FakeSpec(const std::string& root) {
 }
 
 std::vector<std::string> CpioList(const std::string& initrd) {
-  auto r = internal::ExecOk({"sh", "-c", "cpio -it --quiet < " + initrd});
+  auto r = guest_internal::ExecOk({"sh", "-c", "cpio -it --quiet < " + initrd});
   REQUIRE(r.ok());
   return absl::StrSplit(*r, '\n', absl::SkipEmpty());
 }
@@ -174,11 +176,11 @@ TEST_CASE("initramfs carries busybox, crun with libraries, modules, init") {
   // The load order inside the image has dependencies first.
   std::string dir = t.path + "/x";
   fs::create_directories(dir);
-  REQUIRE(internal::ExecOk({"sh", "-c",
-                            "cpio -idm --quiet etc/nest/modules.load "
-                            "init < " +
-                                set->initrd_path},
-                           dir)
+  REQUIRE(guest_internal::ExecOk({"sh", "-c",
+                                  "cpio -idm --quiet etc/nest/modules.load "
+                                  "init < " +
+                                      set->initrd_path},
+                                 dir)
               .ok());
   std::ifstream in(dir + "/etc/nest/modules.load");
   std::string first;
