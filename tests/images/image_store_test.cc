@@ -159,14 +159,20 @@ TEST_CASE("a digest mismatch in an uncompressed layer is named as such") {
 
 TEST_CASE("a hostile layer fails the import and leaves nothing behind") {
   Env e;
+  // The target is a decoy under the test's temp dir, never a host path: a
+  // broken unpacker must not be able to damage the machine running the test.
+  const std::string decoy = e.tmp.path() + "/decoy-etc";
+  REQUIRE(MakeDirs(decoy).ok());
+  REQUIRE(AtomicWriteFile(decoy + "/passwd", "original").ok());
   TarWriter t;
-  t.AddSymlink("etc", "/etc");
-  t.AddFile("etc/passwd", "root::0:0::/:/bin/sh\n");
+  t.AddSymlink("etc", decoy);
+  t.AddFile("etc/passwd", "pwned");
   MakeImage(e.layout, "evil", {BaseLayer(), t.Finish()});
   auto r = e.store->Import(e.layout, "evil");
   REQUIRE_FALSE(r.ok());
   CHECK(std::string(r.status().message()).find("through symlink") !=
         std::string::npos);
+  CHECK(ReadOr(decoy + "/passwd") == "original");
   CheckEmpty(e);
 }
 
