@@ -26,8 +26,17 @@ void AgentClient::Disconnect() {
     absl::MutexLock lock(&mu_);
     s = stream_;
   }
-  // The reader sees the close, fails pending calls and clears stream_.
-  if (s) s->Close();
+  if (s) DropStream(s);
+}
+
+void AgentClient::DropStream(const std::shared_ptr<ByteStream>& stream) {
+  {
+    // Cleared here, not only by the reader, so the very next call opens a
+    // new stream instead of racing the old reader's exit.
+    absl::MutexLock lock(&mu_);
+    if (stream_ == stream) stream_.reset();
+  }
+  stream->Close();
 }
 
 bool AgentClient::connected() const {
@@ -109,7 +118,7 @@ void AgentClient::ReadLoop(std::shared_ptr<ByteStream> stream) {
     absl::MutexLock lock(&mu_);
     if (stream_ == stream) stream_.reset();
     for (auto& [rid, p] : pending_) {
-      if (!p.done) {
+      if (!p.done && p.stream == stream.get()) {
         p.error = absl::UnavailableError(
             absl::StrCat("connection to the agent lost: ", why));
       }
@@ -131,7 +140,6 @@ absl::Status AgentClient::SendOn(const std::shared_ptr<ByteStream>& stream,
   absl::MutexLock lock(&write_mu_);
   absl::Status s = WriteFrame(*stream, frame);
   if (!s.ok() && !absl::IsInvalidArgument(s)) {
-    stream->Close();
     return absl::UnavailableError(
         absl::StrCat("writing to the agent: ", s.message()));
   }
@@ -139,22 +147,28 @@ absl::Status AgentClient::SendOn(const std::shared_ptr<ByteStream>& stream,
 }
 
 absl::StatusOr<uint64_t> AgentClient::Send(const v1::Request& req) {
-  NEST_ASSIGN_OR_RETURN(std::shared_ptr<ByteStream> stream, EnsureConnected());
-  v1::Frame frame;
-  uint64_t rid;
-  {
-    absl::MutexLock lock(&mu_);
-    rid = next_id_++;
-    pending_[rid];
-  }
-  frame.set_request_id(rid);
-  *frame.mutable_request() = req;
-  absl::Status s = SendOn(stream, frame);
-  if (!s.ok()) {
+  absl::Status s;
+  // A stream can break before its reader notices; nothing was delivered
+  // then, so one retry on a fresh stream is safe.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    NEST_ASSIGN_OR_RETURN(std::shared_ptr<ByteStream> stream,
+                          EnsureConnected());
+    v1::Frame frame;
+    uint64_t rid;
+    {
+      absl::MutexLock lock(&mu_);
+      rid = next_id_++;
+      pending_[rid].stream = stream.get();
+    }
+    frame.set_request_id(rid);
+    *frame.mutable_request() = req;
+    s = SendOn(stream, frame);
+    if (s.ok()) return rid;
     Forget(rid);
-    return s;
+    if (!absl::IsUnavailable(s)) return s;
+    DropStream(stream);
   }
-  return rid;
+  return s;
 }
 
 void AgentClient::Forget(uint64_t rid) {
@@ -275,7 +289,7 @@ absl::StatusOr<PutImageResult> AgentClient::PutImage(absl::string_view digest,
   {
     absl::MutexLock lock(&mu_);
     rid = next_id_++;
-    pending_[rid];
+    pending_[rid].stream = stream.get();
   }
   size_t off = 0;
   bool first = true;
@@ -303,6 +317,7 @@ absl::StatusOr<PutImageResult> AgentClient::PutImage(absl::string_view digest,
     absl::Status s = SendOn(stream, frame);
     if (!s.ok()) {
       Forget(rid);
+      if (absl::IsUnavailable(s)) DropStream(stream);
       return s;
     }
     first = false;

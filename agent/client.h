@@ -80,12 +80,16 @@ class AgentClient : public AgentApi {
 
  private:
   struct Pending {
+    const ByteStream* stream = nullptr;  // the connection it was sent on
     std::deque<std::shared_ptr<v1::Response>> responses;
     bool done = false;   // the final response is queued
     absl::Status error;  // set when the connection broke
   };
 
   absl::StatusOr<std::shared_ptr<ByteStream>> EnsureConnected();
+  // Forgets `stream` as the current connection (if it still is) and closes
+  // it; its reader then fails the calls sent on it.
+  void DropStream(const std::shared_ptr<ByteStream>& stream);
   void ReadLoop(std::shared_ptr<ByteStream> stream);
   // Sends `req` under a new request id registered as pending.
   absl::StatusOr<uint64_t> Send(const v1::Request& req);
