@@ -69,17 +69,30 @@ absl::StatusOr<T> ReadFull(const Stmt& s) {
 }
 
 template <typename T>
-absl::StatusOr<std::optional<T>> Find(sqlite3* db, const T& probe) {
+absl::StatusOr<std::optional<T>> Find(internal::Db* db, const T& probe) {
   constexpr int keys = CountColumns(Row<T>::kKeyCols);
-  NEST_ASSIGN_OR_RETURN(
-      Stmt s, Stmt::Prepare(
-                  db, absl::StrCat(SelectSql<T>(), " WHERE (", Row<T>::kKeyCols,
-                                   ") = (", Placeholders(keys), ")")));
+  static const std::string sql =
+      absl::StrCat(SelectSql<T>(), " WHERE (", Row<T>::kKeyCols, ") = (",
+                   Placeholders(keys), ")");
+  NEST_ASSIGN_OR_RETURN(Stmt s, db->Prepare(sql));
   Row<T>::BindKey(s, probe);
   NEST_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<T>();
   NEST_ASSIGN_OR_RETURN(T obj, ReadFull<T>(s));
   return std::optional<T>(std::move(obj));
+}
+
+// Existence only: parents are checked on every create, and decoding a
+// whole row (JSON columns included) just to drop it is wasted work.
+template <typename T>
+absl::StatusOr<bool> Exists(internal::Db* db, const T& probe) {
+  constexpr int keys = CountColumns(Row<T>::kKeyCols);
+  static const std::string sql =
+      absl::StrCat("SELECT 1 FROM ", Row<T>::kTable, " WHERE (",
+                   Row<T>::kKeyCols, ") = (", Placeholders(keys), ")");
+  NEST_ASSIGN_OR_RETURN(Stmt s, db->Prepare(sql));
+  Row<T>::BindKey(s, probe);
+  return s.Step();
 }
 
 template <typename T>
@@ -89,8 +102,8 @@ absl::Status NotFound(const T& probe) {
 
 // The parent must exist; `what` says which reference of `child` failed.
 template <typename P, typename C>
-absl::Status RequireParent(sqlite3* db, const P& probe, const C& child) {
-  NEST_ASSIGN_OR_RETURN(std::optional<P> found, Find(db, probe));
+absl::Status RequireParent(internal::Db* db, const P& probe, const C& child) {
+  NEST_ASSIGN_OR_RETURN(bool found, Exists(db, probe));
   if (!found) {
     return absl::NotFoundError(absl::StrCat(Describe(child), " refers to ",
                                             Describe(probe),
@@ -198,12 +211,14 @@ absl::StatusOr<Page<T>> ReadTx::ListT(const ListQuery& q) {
                     Placeholders(keys), ")");
     binds.insert(binds.end(), after.begin(), after.end());
   }
+  // LIMIT is a parameter so the statement cache holds one entry per filter
+  // combination, not per page size; -1 means no limit. One extra row tells
+  // whether another page exists.
   std::string sql = absl::StrCat(SelectSql<T>(), " WHERE ", where, " ORDER BY ",
-                                 Row<T>::kKeyCols);
-  // One extra row tells whether another page exists.
-  if (q.limit > 0) absl::StrAppend(&sql, " LIMIT ", q.limit + 1);
-  NEST_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db_, sql));
+                                 Row<T>::kKeyCols, " LIMIT ?");
+  NEST_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(sql));
   for (const std::string& b : binds) s.Bind(b);
+  s.BindInt(q.limit > 0 ? q.limit + 1 : -1);
   Page<T> page;
   while (true) {
     NEST_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -316,12 +331,12 @@ absl::StatusOr<T> WriteTx::CreateT(const T& in, const EventNote& n) {
   absl::Time now = clock_.Now();
   obj.meta = Meta{1, now, now};
   constexpr int cols = CountColumns(Row<T>::kCols);
-  NEST_ASSIGN_OR_RETURN(
-      Stmt s, Stmt::Prepare(db_, absl::StrCat("INSERT INTO ", Row<T>::kTable,
-                                              " (", Row<T>::kCols,
-                                              ", generation, created_ns, "
-                                              "updated_ns) VALUES (",
-                                              Placeholders(cols + 3), ")")));
+  static const std::string sql =
+      absl::StrCat("INSERT INTO ", Row<T>::kTable, " (", Row<T>::kCols,
+                   ", generation, created_ns, "
+                   "updated_ns) VALUES (",
+                   Placeholders(cols + 3), ")");
+  NEST_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(sql));
   Row<T>::Bind(s, obj);
   s.BindInt(1);
   BindTime(s, now);
@@ -360,14 +375,11 @@ absl::StatusOr<T> WriteTx::UpdateT(const T& in, int64_t expected_generation,
   obj.meta.updated_at = now;
   constexpr int cols = CountColumns(Row<T>::kCols);
   constexpr int keys = CountColumns(Row<T>::kKeyCols);
-  NEST_ASSIGN_OR_RETURN(
-      Stmt s,
-      Stmt::Prepare(
-          db_,
-          absl::StrCat("UPDATE ", Row<T>::kTable, " SET (", Row<T>::kCols,
-                       ", generation, updated_ns) = (", Placeholders(cols + 2),
-                       ") WHERE (", Row<T>::kKeyCols, ") = (",
-                       Placeholders(keys), ")")));
+  static const std::string sql = absl::StrCat(
+      "UPDATE ", Row<T>::kTable, " SET (", Row<T>::kCols,
+      ", generation, updated_ns) = (", Placeholders(cols + 2), ") WHERE (",
+      Row<T>::kKeyCols, ") = (", Placeholders(keys), ")");
+  NEST_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(sql));
   Row<T>::Bind(s, obj);
   s.BindInt(obj.meta.generation);
   BindTime(s, now);
@@ -390,11 +402,10 @@ absl::Status WriteTx::DeleteT(const T& probe, int64_t expected_generation,
         "; read it again and retry"));
   }
   constexpr int keys = CountColumns(Row<T>::kKeyCols);
-  NEST_ASSIGN_OR_RETURN(
-      Stmt s,
-      Stmt::Prepare(db_, absl::StrCat("DELETE FROM ", Row<T>::kTable,
-                                      " WHERE (", Row<T>::kKeyCols, ") = (",
-                                      Placeholders(keys), ")")));
+  static const std::string sql =
+      absl::StrCat("DELETE FROM ", Row<T>::kTable, " WHERE (", Row<T>::kKeyCols,
+                   ") = (", Placeholders(keys), ")");
+  NEST_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(sql));
   Row<T>::BindKey(s, probe);
   absl::Status st = s.Run();
   if (!st.ok()) {
@@ -410,13 +421,12 @@ absl::Status WriteTx::DeleteT(const T& probe, int64_t expected_generation,
 
 absl::Status WriteTx::RecordHostHeartbeat(const HostId& name, absl::Time at) {
   NEST_ASSIGN_OR_RETURN(
-      Stmt s, Stmt::Prepare(db_,
-                            "UPDATE hosts SET last_heartbeat_ns = ? WHERE "
-                            "name = ?"));
+      Stmt s, db_->Prepare("UPDATE hosts SET last_heartbeat_ns = ? WHERE "
+                           "name = ?"));
   BindTime(s, at);
   s.Bind(name.str());
   NEST_RETURN_IF_ERROR(s.Run());
-  if (sqlite3_changes(db_) == 0) {
+  if (sqlite3_changes(db_->raw()) == 0) {
     Host probe;
     probe.name = name;
     return NotFound(probe);

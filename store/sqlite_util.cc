@@ -76,6 +76,39 @@ absl::StatusOr<Stmt> Stmt::Prepare(sqlite3* db, absl::string_view sql) {
   return Stmt(db, stmt);
 }
 
+Stmt::~Stmt() {
+  if (stmt_ == nullptr) return;
+  if (home_ != nullptr) {
+    home_->Return(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
+
+Db::~Db() {
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+}
+
+absl::StatusOr<Stmt> Db::Prepare(absl::string_view sql) {
+  auto it = idle_.find(sql);
+  if (it != idle_.end()) {
+    sqlite3_stmt* stmt = it->second;
+    idle_.erase(it);
+    return Stmt(raw(), stmt, this);
+  }
+  NEST_ASSIGN_OR_RETURN(Stmt fresh, Stmt::Prepare(raw(), sql));
+  sqlite3_stmt* stmt = fresh.stmt_;
+  fresh.stmt_ = nullptr;
+  return Stmt(raw(), stmt, this);
+}
+
+void Db::Return(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  auto [it, inserted] = idle_.try_emplace(sqlite3_sql(stmt), stmt);
+  if (!inserted) sqlite3_finalize(stmt);
+}
+
 Stmt& Stmt::Bind(absl::string_view text) {
   Check(sqlite3_bind_text64(stmt_, next_++, text.data(), text.size(),
                             SQLITE_TRANSIENT, SQLITE_UTF8));

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "core/status.h"
 
@@ -34,6 +35,8 @@ absl::StatusOr<Conn> OpenConnection(const std::string& path, bool create,
 // Runs one or more statements that return no rows.
 absl::Status Exec(sqlite3* db, absl::string_view sql);
 
+class Db;
+
 // A prepared statement with sequential binding: each Bind*() fills the next
 // parameter. A bind error is kept and returned by the next Step()/Run().
 class Stmt {
@@ -41,11 +44,15 @@ class Stmt {
   static absl::StatusOr<Stmt> Prepare(sqlite3* db, absl::string_view sql);
 
   Stmt(Stmt&& o) noexcept
-      : db_(o.db_), stmt_(o.stmt_), next_(o.next_), bind_rc_(o.bind_rc_) {
+      : db_(o.db_),
+        stmt_(o.stmt_),
+        home_(o.home_),
+        next_(o.next_),
+        bind_rc_(o.bind_rc_) {
     o.stmt_ = nullptr;
   }
   Stmt& operator=(Stmt&&) = delete;
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt();
 
   Stmt& Bind(absl::string_view text);
   Stmt& Bind(const std::string& text) { return Bind(absl::string_view(text)); }
@@ -84,16 +91,44 @@ class Stmt {
   int last_rc() const { return last_rc_; }
 
  private:
-  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  friend class Db;
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, Db* home = nullptr)
+      : db_(db), stmt_(stmt), home_(home) {}
   void Check(int rc) {
     if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
   }
 
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  Db* home_;  // non-null: cached, goes back to home_ instead of finalize
   int next_ = 1;
   int bind_rc_ = SQLITE_OK;
   int last_rc_ = SQLITE_OK;
+};
+
+// A connection plus a cache of its prepared statements: the store runs the
+// same few dozen statements millions of times, and parsing SQL each time
+// cost more than executing it. Thread-compatible: one thread at a time.
+class Db {
+ public:
+  explicit Db(Conn conn) : conn_(std::move(conn)) {}
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  sqlite3* raw() const { return conn_.get(); }
+
+  // A statement for `sql`, prepared once and reused after each Stmt using
+  // it is destroyed. Two live Stmts with the same SQL get separate
+  // statements.
+  [[nodiscard]] absl::StatusOr<Stmt> Prepare(absl::string_view sql);
+
+ private:
+  friend class Stmt;
+  void Return(sqlite3_stmt* stmt);
+
+  Conn conn_;
+  absl::flat_hash_map<std::string, sqlite3_stmt*> idle_;
 };
 
 }  // namespace nest::store::internal

@@ -27,23 +27,21 @@ constexpr size_t kMaxRequestIdLength = 256;
 }  // namespace
 
 struct Store::Reader {
-  Conn conn;
+  internal::Db db;
 };
 
 // ---- events (ReadTx/WriteTx) ----
 
 absl::StatusOr<int64_t> ReadTx::LastEventSeq() {
   NEST_ASSIGN_OR_RETURN(Stmt s,
-                        Stmt::Prepare(db_,
-                                      "SELECT seq FROM sqlite_sequence WHERE "
-                                      "name = 'events'"));
+                        db_->Prepare("SELECT seq FROM sqlite_sequence WHERE "
+                                     "name = 'events'"));
   NEST_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
 }
 
 absl::StatusOr<int64_t> ReadTx::OldestEventSeq() {
-  NEST_ASSIGN_OR_RETURN(Stmt s,
-                        Stmt::Prepare(db_, "SELECT MIN(seq) FROM events"));
+  NEST_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT MIN(seq) FROM events"));
   NEST_ASSIGN_OR_RETURN(bool row, s.Step());
   if (row && !s.IsNull(0)) return s.Int(0);
   NEST_ASSIGN_OR_RETURN(int64_t last, LastEventSeq());
@@ -69,7 +67,7 @@ absl::StatusOr<std::vector<Event>> ReadTx::EventsSince(const EventQuery& q) {
   if (!q.kind.empty()) absl::StrAppend(&sql, " AND kind = ?");
   if (!q.name.empty()) absl::StrAppend(&sql, " AND name = ?");
   absl::StrAppend(&sql, " ORDER BY seq LIMIT ?");
-  NEST_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db_, sql));
+  NEST_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(sql));
   s.BindInt(q.after_seq);
   if (!q.tenant.empty()) s.Bind(q.tenant.str());
   if (!q.kind.empty()) s.Bind(q.kind);
@@ -108,15 +106,14 @@ absl::StatusOr<int64_t> WriteTx::AppendEvent(Event e) {
   if (e.actor.empty()) e.actor = actor_;
   if (e.request_id.empty()) e.request_id = request_id_;
   NEST_ASSIGN_OR_RETURN(
-      Stmt s, Stmt::Prepare(db_,
-                            "INSERT INTO events (time_ns, kind, name, tenant, "
-                            "reason, message, actor, request_id) VALUES "
-                            "(?, ?, ?, ?, ?, ?, ?, ?)"));
+      Stmt s, db_->Prepare("INSERT INTO events (time_ns, kind, name, tenant, "
+                           "reason, message, actor, request_id) VALUES "
+                           "(?, ?, ?, ?, ?, ?, ?, ?)"));
   s.BindInt(absl::ToUnixNanos(clock_.Now()));
   s.Bind(e.kind).Bind(e.name).Bind(e.tenant.str()).Bind(e.reason);
   s.Bind(e.message).Bind(e.actor).Bind(e.request_id);
   NEST_RETURN_IF_ERROR(Annotate(s.Run(), "appending event"));
-  last_seq_ = sqlite3_last_insert_rowid(db_);
+  last_seq_ = sqlite3_last_insert_rowid(db_->raw());
   return last_seq_;
 }
 
@@ -128,8 +125,7 @@ Store::Store(const StoreOptions& options, Clock& clock)
 Store::~Store() {
   Shutdown();
   absl::MutexLock l(&write_mu_);
-  sqlite3_close_v2(writer_);
-  writer_ = nullptr;
+  writer_.reset();
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
@@ -143,14 +139,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
                                                  options.busy_timeout_ms));
   NEST_RETURN_IF_ERROR(Annotate(internal::Migrate(writer.get()),
                                 absl::StrCat("opening store ", options.path)));
-  ReadTx probe(writer.get());
+  auto db = std::make_unique<internal::Db>(std::move(writer));
+  ReadTx probe(db.get());
   NEST_ASSIGN_OR_RETURN(int64_t last, probe.LastEventSeq());
   {
     absl::MutexLock l(&store->events_mu_);
     store->last_seq_ = last;
   }
   absl::MutexLock l(&store->write_mu_);
-  store->writer_ = writer.release();
+  store->writer_ = std::move(db);
   return store;
 }
 
@@ -166,7 +163,7 @@ absl::StatusOr<std::unique_ptr<Store::Reader>> Store::AcquireReader() {
   NEST_ASSIGN_OR_RETURN(
       Conn conn,
       internal::OpenConnection(options_.path, false, options_.busy_timeout_ms));
-  return std::make_unique<Reader>(Reader{std::move(conn)});
+  return std::unique_ptr<Reader>(new Reader{internal::Db(std::move(conn))});
 }
 
 void Store::ReleaseReader(std::unique_ptr<Reader> r) {
@@ -178,9 +175,9 @@ void Store::ReleaseReader(std::unique_ptr<Reader> r) {
 
 absl::Status Store::Read(absl::FunctionRef<absl::Status(ReadTx&)> fn) {
   NEST_ASSIGN_OR_RETURN(std::unique_ptr<Reader> r, AcquireReader());
-  sqlite3* db = r->conn.get();
+  sqlite3* db = r->db.raw();
   NEST_RETURN_IF_ERROR(Exec(db, "BEGIN"));
-  ReadTx tx(db);
+  ReadTx tx(&r->db);
   absl::Status st = fn(tx);
   absl::Status end = Exec(db, "COMMIT");
   // A connection whose transaction could not end is not reused.
@@ -198,19 +195,21 @@ absl::Status Store::WriteLocked(absl::FunctionRef<absl::Status(WriteTx&)> fn) {
   }
   // IMMEDIATE takes the write lock now rather than at the first write, so a
   // second process cannot make this transaction fail half-way with BUSY.
-  NEST_RETURN_IF_ERROR(
-      Annotate(Exec(writer_, "BEGIN IMMEDIATE"), "starting write transaction"));
-  WriteTx tx(writer_, clock_);
+  NEST_RETURN_IF_ERROR(Annotate(Exec(writer_->raw(), "BEGIN IMMEDIATE"),
+                                "starting write transaction"));
+  WriteTx tx(writer_.get(), clock_);
   absl::Status st = fn(tx);
   if (st.ok()) {
-    st = Annotate(Exec(writer_, "COMMIT"), "committing");
+    st = Annotate(Exec(writer_->raw(), "COMMIT"), "committing");
     if (st.ok()) {
       Published(tx.last_seq_);
       return st;
     }
   }
   // After some errors (disk full, I/O) SQLite has already rolled back.
-  if (sqlite3_get_autocommit(writer_) == 0) (void)Exec(writer_, "ROLLBACK");
+  if (sqlite3_get_autocommit(writer_->raw()) == 0) {
+    (void)Exec(writer_->raw(), "ROLLBACK");
+  }
   return st;
 }
 
@@ -241,10 +240,9 @@ absl::StatusOr<IdempotentResult> Store::WriteIdempotent(
       return absl::OkStatus();
     }
     NEST_ASSIGN_OR_RETURN(Stmt find,
-                          Stmt::Prepare(tx.db_,
-                                        "SELECT request_hash, response FROM "
-                                        "idempotency WHERE tenant = ? AND "
-                                        "request_id = ?"));
+                          tx.db_->Prepare("SELECT request_hash, response FROM "
+                                          "idempotency WHERE tenant = ? AND "
+                                          "request_id = ?"));
     find.Bind(key.tenant.str()).Bind(key.request_id);
     NEST_ASSIGN_OR_RETURN(bool seen, find.Step());
     if (seen) {
@@ -261,10 +259,10 @@ absl::StatusOr<IdempotentResult> Store::WriteIdempotent(
     if (tx.request_id_.empty()) tx.request_id_ = key.request_id;
     NEST_ASSIGN_OR_RETURN(result.response, fn(tx));
     NEST_ASSIGN_OR_RETURN(
-        Stmt put, Stmt::Prepare(tx.db_,
-                                "INSERT INTO idempotency (tenant, request_id, "
-                                "request_hash, response, created_ns) VALUES "
-                                "(?, ?, ?, ?, ?)"));
+        Stmt put,
+        tx.db_->Prepare("INSERT INTO idempotency (tenant, request_id, "
+                        "request_hash, response, created_ns) VALUES "
+                        "(?, ?, ?, ?, ?)"));
     put.Bind(key.tenant.str()).Bind(key.request_id).Bind(key.request_hash);
     put.BindBlob(result.response).BindInt(absl::ToUnixNanos(clock_.Now()));
     return Annotate(put.Run(), "recording idempotency key");
@@ -339,13 +337,13 @@ void Store::Shutdown() {
 namespace {
 
 // Deletes rows of `table` whose `column` < older_than; returns the count.
-absl::StatusOr<int64_t> PruneOlder(WriteTx& tx, sqlite3* db, const char* sql,
-                                   absl::Time older_than) {
+absl::StatusOr<int64_t> PruneOlder(WriteTx& tx, internal::Db* db,
+                                   const char* sql, absl::Time older_than) {
   (void)tx;
-  NEST_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db, sql));
+  NEST_ASSIGN_OR_RETURN(Stmt s, db->Prepare(sql));
   s.BindInt(absl::ToUnixNanos(older_than));
   NEST_RETURN_IF_ERROR(s.Run());
-  return static_cast<int64_t>(sqlite3_changes(db));
+  return static_cast<int64_t>(sqlite3_changes(db->raw()));
 }
 
 }  // namespace
@@ -390,7 +388,7 @@ absl::Status Store::Backup(const std::string& path) {
   // One step copies every page under a single read snapshot of the source:
   // the copy is consistent, and in WAL mode the writer is not blocked.
   sqlite3_backup* b =
-      sqlite3_backup_init(dest.get(), "main", src->conn.get(), "main");
+      sqlite3_backup_init(dest.get(), "main", src->db.raw(), "main");
   if (b == nullptr) {
     std::remove(tmp.c_str());
     return internal::SqliteError(dest.get(), sqlite3_errcode(dest.get()),

@@ -32,9 +32,10 @@
 #include "core/status.h"
 #include "store/types.h"
 
-struct sqlite3;
-
 namespace nest::store {
+namespace internal {
+class Db;
+}  // namespace internal
 
 struct StoreOptions {
   std::string path;  // the database file; created when missing
@@ -119,7 +120,7 @@ class ReadTx {
   [[nodiscard]] absl::StatusOr<int64_t> LastEventSeq();
 
  protected:
-  explicit ReadTx(sqlite3* db) : db_(db) {}
+  explicit ReadTx(internal::Db* db) : db_(db) {}
   ~ReadTx() = default;
 
   template <typename T>
@@ -127,7 +128,7 @@ class ReadTx {
   template <typename T>
   absl::StatusOr<Page<T>> ListT(const ListQuery& q);
 
-  sqlite3* db_;
+  internal::Db* db_;
 
  private:
   friend class Store;
@@ -214,7 +215,7 @@ class WriteTx : public ReadTx {
 
  private:
   friend class Store;
-  WriteTx(sqlite3* db, Clock& clock) : ReadTx(db), clock_(clock) {}
+  WriteTx(internal::Db* db, Clock& clock) : ReadTx(db), clock_(clock) {}
 
   template <typename T>
   absl::StatusOr<T> CreateT(const T& obj, const EventNote& n);
@@ -330,7 +331,7 @@ class Store {
   Clock& clock_;
 
   absl::Mutex write_mu_;
-  sqlite3* writer_ ABSL_GUARDED_BY(write_mu_) = nullptr;
+  std::unique_ptr<internal::Db> writer_ ABSL_GUARDED_BY(write_mu_);
 
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<Reader>> idle_ ABSL_GUARDED_BY(pool_mu_);

@@ -240,3 +240,39 @@ TEST_CASE("opening sets WAL, foreign keys and keeps data across reopen") {
 
 }  // namespace
 }  // namespace nest::store
+
+#include "store/sqlite_util.h"
+
+namespace nest::store {
+namespace {
+
+TEST_CASE("cached statements are reset between uses and never shared live") {
+  TempDir dir;
+  auto conn = internal::OpenConnection(dir.File("cache.db"), true, 1000);
+  REQUIRE(conn.ok());
+  internal::Db db(std::move(*conn));
+  {
+    auto a = db.Prepare("SELECT ?");
+    auto b = db.Prepare("SELECT ?");  // same SQL while `a` is live
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    a->BindInt(1);
+    b->BindInt(2);
+    REQUIRE(*a->Step());
+    REQUIRE(*b->Step());
+    CHECK(a->Int(0) == 1);
+    CHECK(b->Int(0) == 2);
+  }
+  // Reused: bindings from the last use are gone and stepping starts over.
+  for (int i = 0; i < 3; ++i) {
+    auto c = db.Prepare("SELECT ?");
+    REQUIRE(c.ok());
+    REQUIRE(*c->Step());
+    CHECK(c->IsNull(0));
+  }
+  auto bad = db.Prepare("SELEC nonsense");
+  CHECK_FALSE(bad.ok());
+}
+
+}  // namespace
+}  // namespace nest::store
