@@ -50,7 +50,7 @@ ClusterState Full(std::vector<Vm> vms) {
 TEST_CASE("preemption picks the VM needing the fewest evictions") {
   Vm many;
   many.id = VmId("many");
-  // Three small low-priority containers: all three would have to go.
+  // Three small low-priority containers: two would have to go.
   for (int i = 0; i < 3; ++i) {
     many.containers.push_back(
         With(MakeContainer("s" + std::to_string(i), "g", "t1", 1000, 1300), 0));
