@@ -27,8 +27,10 @@ std::atomic<uint64_t> g_upload_seq{0};
 
 class TarUpload : public ImageUpload {
  public:
-  TarUpload(std::string staging, std::string final_dir)
-      : staging_(std::move(staging)), final_(std::move(final_dir)) {}
+  TarUpload(std::string staging, std::string final_dir, std::string hex)
+      : staging_(std::move(staging)),
+        final_(std::move(final_dir)),
+        hex_(std::move(hex)) {}
   ~TarUpload() override {
     if (fd_ >= 0) ::close(fd_);
     std::error_code ec;
@@ -68,6 +70,21 @@ class TarUpload : public ImageUpload {
   absl::Status Commit() override {
     ::close(fd_);
     fd_ = -1;
+    // The digest names the cache entry, so a corrupted or mislabelled
+    // upload must never be published under it.
+    NEST_ASSIGN_OR_RETURN(ExecResult sum,
+                          RunCommand({"sha256sum", staging_ + "/image.tar"}, {},
+                                     absl::Minutes(5), 4096));
+    if (sum.exit_code != 0 || sum.output.size() < 64) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot verify the image digest: sha256sum failed: ",
+                       QuoteForMessage(sum.output)));
+    }
+    if (sum.output.substr(0, 64) != hex_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "digest must match the uploaded bytes: got sha256:", hex_,
+          ", the data hashes to sha256:", sum.output.substr(0, 64)));
+    }
     NEST_ASSIGN_OR_RETURN(
         ExecResult r, RunCommand({"tar", "-x", "-f", staging_ + "/image.tar",
                                   "-C", staging_ + "/rootfs"},
@@ -91,6 +108,7 @@ class TarUpload : public ImageUpload {
  private:
   const std::string staging_;
   const std::string final_;
+  const std::string hex_;
   int fd_ = -1;
   uint64_t bytes_ = 0;
 };
@@ -121,8 +139,8 @@ absl::StatusOr<std::unique_ptr<ImageUpload>> ImageStore::BeginUpload(
   NEST_RETURN_IF_ERROR(ValidateDigest("digest", digest));
   std::string staging = absl::StrCat(root_, "/.upload-", Hex(digest), "-",
                                      ::getpid(), "-", g_upload_seq++);
-  auto up = std::make_unique<TarUpload>(staging,
-                                        absl::StrCat(root_, "/", Hex(digest)));
+  auto up = std::make_unique<TarUpload>(
+      staging, absl::StrCat(root_, "/", Hex(digest)), Hex(digest));
   NEST_RETURN_IF_ERROR(up->Open());
   return up;
 }

@@ -1,7 +1,8 @@
 // Images cached in the guest by digest: <root>/<hex>/ holds the unpacked
 // root filesystem of "sha256:<hex>". Uploads land in <root>/.upload-* and
 // are renamed into place only once unpacked, so a present directory is
-// always complete. Thread-safe.
+// always complete, and only after the data's sha256 (computed with the
+// sha256sum tool, which busybox provides) matched the digest. Thread-safe.
 #pragma once
 
 #include <memory>

@@ -29,8 +29,8 @@ namespace {
 using testing::AgentHarness;
 using testing::EventRecorder;
 
-constexpr char kBusyboxDigest[] =
-    "sha256:b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+// Set once the image is built: its real sha256.
+std::string g_busybox_digest;
 
 std::string SkipReason() {
   if (::geteuid() != 0) return "needs root";
@@ -93,7 +93,7 @@ void MustCreate(AgentClient& c, const ContainerSpec& spec) {
 }
 
 ContainerSpec Busybox(const std::string& id, std::vector<std::string> args) {
-  ContainerSpec s = testing::Spec(id, std::move(args), kBusyboxDigest);
+  ContainerSpec s = testing::Spec(id, std::move(args), g_busybox_digest);
   s.env = {"PATH=/bin"};
   return s;
 }
@@ -133,7 +133,10 @@ TEST_CASE(
   c.SetEventHandler(events.Handler());
   REQUIRE(c.Connect(absl::Now() + absl::Seconds(10)).ok());
 
-  auto put = c.PutImage(kBusyboxDigest, BusyboxTar(tmp.path()));
+  std::string tar = BusyboxTar(tmp.path());
+  g_busybox_digest = testing::Sha256Digest(tar);
+  REQUIRE(!g_busybox_digest.empty());
+  auto put = c.PutImage(g_busybox_digest, tar);
   REQUIRE_MESSAGE(put.ok(), put.status().ToString());
 
   SUBCASE("output and exit codes") {

@@ -248,37 +248,40 @@ TEST_CASE("image upload: unpack, cache by digest, reject bad input") {
   std::string src = h.dir() + "/src";
   std::filesystem::create_directories(src + "/etc");
   std::ofstream(src + "/etc/motd") << "from the image\n";
-  std::string tar_path = h.dir() + "/img.tar";
-  auto made = RunCommand({"tar", "-cf", tar_path, "-C", src, "."}, {},
-                         absl::Seconds(30));
-  REQUIRE(made.ok());
-  REQUIRE(made->exit_code == 0);
-  std::ifstream in(tar_path, std::ios::binary);
-  std::string tar((std::istreambuf_iterator<char>(in)),
-                  std::istreambuf_iterator<char>());
+  std::string tar = testing::TarOf(src);
   REQUIRE(!tar.empty());
+  std::string digest = testing::Sha256Digest(tar);
+  REQUIRE(!digest.empty());
 
-  auto put = h.client().PutImage(kDigestA, tar);
+  auto put = h.client().PutImage(digest, tar);
   REQUIRE_MESSAGE(put.ok(), put.status().ToString());
   CHECK(!put->already_present);
   CHECK(put->bytes_received == tar.size());
-  auto root = h.images().RootfsPath(kDigestA);
+  auto root = h.images().RootfsPath(digest);
   REQUIRE(root.ok());
   std::ifstream motd(*root + "/etc/motd");
   std::string line;
   std::getline(motd, line);
   CHECK(line == "from the image");
 
-  put = h.client().PutImage(kDigestA, tar);
+  put = h.client().PutImage(digest, tar);
   REQUIRE(put.ok());
   CHECK(put->already_present);
 
   CHECK(
       absl::IsInvalidArgument(h.client().PutImage("sha256:xyz", tar).status()));
-  // Not a tar: the unpack fails, nothing is published.
-  CHECK(absl::IsInvalidArgument(
-      h.client().PutImage(kDigestB, std::string(3000, 'z')).status()));
+  // Bytes that do not hash to the digest are refused, nothing published.
+  absl::Status wrong = h.client().PutImage(kDigestB, tar).status();
+  CHECK(absl::IsInvalidArgument(wrong));
+  CHECK(std::string(wrong.message()).find("must match") != std::string::npos);
   CHECK(!h.images().Has(kDigestB));
+  // Not a tar (but honestly labelled): the unpack fails.
+  std::string junk(3000, 'z');
+  std::string junk_digest = testing::Sha256Digest(junk);
+  CHECK(
+      absl::IsInvalidArgument(h.client().PutImage(junk_digest, junk).status()));
+  CHECK(!h.images().Has(junk_digest));
+  h.AddImage(kDigestA);
   // The image is usable.
   CHECK(h.client().CreateContainer(Spec("c", {"sleep"})).ok());
 }
@@ -293,20 +296,14 @@ TEST_CASE("a large image is streamed in several frames") {
     std::string chunk(1 << 20, 'q');
     for (int i = 0; i < 3; ++i) f << chunk;
   }
-  std::string tar_path = h.dir() + "/big.tar";
-  auto made = RunCommand({"tar", "-cf", tar_path, "-C", src, "."}, {},
-                         absl::Seconds(30));
-  REQUIRE(made.ok());
-  std::ifstream in(tar_path, std::ios::binary);
-  std::string tar((std::istreambuf_iterator<char>(in)),
-                  std::istreambuf_iterator<char>());
+  std::string tar = testing::TarOf(src);
+  std::string digest = testing::Sha256Digest(tar);
   REQUIRE(tar.size() > 3 * kMaxChunkBytes);
-  auto put = h.client().PutImage(kDigestB, tar);
+  auto put = h.client().PutImage(digest, tar);
   REQUIRE_MESSAGE(put.ok(), put.status().ToString());
   CHECK(put->bytes_received == tar.size());
-  CHECK(std::filesystem::file_size(h.images().root() + "/" +
-                                   std::string(kDigestB).substr(7) + "/blob") ==
-        3u << 20);
+  CHECK(std::filesystem::file_size(h.images().root() + "/" + digest.substr(7) +
+                                   "/blob") == 3u << 20);
 }
 
 TEST_CASE("a followed log stream runs while other calls complete") {

@@ -5,9 +5,11 @@
 #include <sys/socket.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/subprocess.h"
 #include "core/clock.h"
 
 namespace nest::agent::testing {
@@ -165,6 +167,26 @@ void AgentHarness::AddImage(const std::string& digest) {
 int AgentHarness::connections() const {
   absl::MutexLock lock(&mu_);
   return connections_;
+}
+
+std::string Sha256Digest(const std::string& data) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/data";
+  std::ofstream(path, std::ios::binary) << data;
+  auto r = RunCommand({"sha256sum", path}, {}, absl::Seconds(60));
+  if (!r.ok() || r->output.size() < 64) return "";
+  return "sha256:" + r->output.substr(0, 64);
+}
+
+std::string TarOf(const std::string& dir) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/out.tar";
+  auto r =
+      RunCommand({"tar", "-cf", path, "-C", dir, "."}, {}, absl::Seconds(60));
+  if (!r.ok() || r->exit_code != 0) return "";
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
 }
 
 ContainerSpec Spec(const std::string& id, std::vector<std::string> args,

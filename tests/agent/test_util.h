@@ -110,6 +110,12 @@ inline constexpr char kDigestA[] =
 inline constexpr char kDigestB[] =
     "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
+// "sha256:<hex>" of `data`.
+std::string Sha256Digest(const std::string& data);
+
+// The bytes of a tar of directory `dir`.
+std::string TarOf(const std::string& dir);
+
 ContainerSpec Spec(const std::string& id, std::vector<std::string> args,
                    const std::string& digest = kDigestA);
 
