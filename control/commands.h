@@ -333,8 +333,8 @@ class Commands {
       const std::string& vm);
   // Streams the container's output to `sink` (return false to stop).
   // With `follow`, keeps going until the container exits, `cancelled`
-  // returns true, or `deadline` passes. `tail_lines` > 0: about the last
-  // that many lines first.
+  // returns true, or `deadline` (wall-clock) passes. `tail_lines` > 0:
+  // only the last that many lines of what is retained are sent first.
   [[nodiscard]] absl::Status Logs(const std::string& id, bool follow,
                                   int64_t tail_lines,
                                   const agent::LogSink& sink,

@@ -2,6 +2,7 @@
 // exec, stats through the VM's agent), events, and placement explain and
 // dry run (read-only: placement runs on a snapshot, nothing is written).
 #include <map>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -163,8 +164,9 @@ absl::Status Commands::Logs(const std::string& id, bool follow,
   // runs in short slices to notice a cancelled client. Each slice asks for
   // everything retained and skips what was already sent (a container's
   // output is append-only while it runs).
-  while (!cancelled() && clock_.Now() < deadline) {
-    absl::Time slice = std::min(deadline, clock_.Now() + absl::Seconds(1));
+  // The deadline is the client's, in real wall-clock time (not clock_).
+  while (!cancelled() && absl::Now() < deadline) {
+    absl::Time slice = std::min(deadline, absl::Now() + absl::Seconds(1));
     uint64_t seen = 0;
     bool stop = false;
     NEST_RETURN_IF_ERROR(agent->Logs(

@@ -212,7 +212,8 @@ absl::StatusOr<Written> Commands::Apply(
   }
 
   // The transaction computes the changes; a dry run rolls it back.
-  const absl::Status kDryRunDone = absl::CancelledError("dry run");
+  // (CANCELLED is only a rollback signal; `dry_done` says it was ours.)
+  bool dry_done = false;
   std::string dry_response;
   auto run = [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
     FieldErrors refs;
@@ -287,7 +288,8 @@ absl::StatusOr<Written> Commands::Apply(
     }
     if (dry_run) {
       dry_response = enc(changes);
-      return kDryRunDone;
+      dry_done = true;
+      return absl::CancelledError("dry run: roll back");
     }
     return enc(changes);
   };
@@ -297,7 +299,7 @@ absl::StatusOr<Written> Commands::Apply(
     absl::Status st = store_.Write([&](store::WriteTx& tx) -> absl::Status {
       return run(tx).status();
     });
-    if (st == kDryRunDone) return Written{dry_response, false};
+    if (dry_done) return Written{dry_response, false};
     NEST_RETURN_IF_ERROR(st);
     return absl::InternalError("dry run did not finish");
   }

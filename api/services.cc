@@ -1,0 +1,322 @@
+// HostService, VmGroupService, VmService and ImageService, plus the
+// factory and the stream tracker.
+#include "api/services.h"
+
+#include "api/services_internal.h"
+#include "nest/v1/host.grpc.pb.h"
+#include "nest/v1/image.grpc.pb.h"
+#include "nest/v1/vm.grpc.pb.h"
+#include "nest/v1/vm_group.grpc.pb.h"
+
+namespace nest::api {
+
+using grpc::ServerContext;
+using grpc::Status;
+using internal::Encode;
+using internal::Reply;
+
+void StreamTracker::Enter() {
+  absl::MutexLock l(&mu_);
+  ++active_;
+  ++total_;
+}
+void StreamTracker::Exit() {
+  absl::MutexLock l(&mu_);
+  --active_;
+}
+int StreamTracker::active() const {
+  absl::MutexLock l(&mu_);
+  return active_;
+}
+int StreamTracker::total() const {
+  absl::MutexLock l(&mu_);
+  return total_;
+}
+bool StreamTracker::AwaitActiveAtMost(int n, absl::Duration timeout) const {
+  absl::MutexLock l(&mu_);
+  auto cond = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return active_ <= n;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
+}
+bool StreamTracker::AwaitTotalAtLeast(int n, absl::Duration timeout) const {
+  absl::MutexLock l(&mu_);
+  auto cond = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return total_ >= n;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
+}
+
+std::vector<grpc::Service*> Services::raw() const {
+  std::vector<grpc::Service*> out;
+  for (const auto& s : owned) out.push_back(s.get());
+  return out;
+}
+
+Services MakeServices(control::Commands& commands,
+                      const ServiceOptions& options) {
+  Services s;
+  s.streams = std::make_shared<StreamTracker>();
+  s.owned.push_back(internal::MakeHostService(commands));
+  s.owned.push_back(internal::MakeVmGroupService(commands));
+  s.owned.push_back(internal::MakeVmService(commands));
+  s.owned.push_back(internal::MakeWorkloadService(commands));
+  s.owned.push_back(internal::MakeContainerService(commands, s.streams));
+  s.owned.push_back(internal::MakeImageService(commands));
+  s.owned.push_back(internal::MakeEventService(commands, s.streams, options));
+  s.owned.push_back(internal::MakePlacementService(commands));
+  return s;
+}
+
+namespace internal {
+
+absl::Time DeadlineOf(const grpc::ServerContext* ctx) {
+  auto d = ctx->deadline();
+  if (d == std::chrono::system_clock::time_point::max()) {
+    return absl::Now() + absl::Hours(24 * 365);
+  }
+  return absl::FromChrono(d);
+}
+
+namespace {
+
+// ---- Hosts -------------------------------------------------------------------
+
+class HostServiceImpl final : public v1::HostService::Service {
+ public:
+  explicit HostServiceImpl(control::Commands& c) : c_(c) {}
+
+  Status CreateHost(ServerContext*, const v1::CreateHostRequest* req,
+                    v1::CreateHostResponse* resp) override {
+    return Reply(c_.CreateHost(MetaOf("CreateHost", *req, req->options()),
+                               FromProto(*req), HostEncoder<v1::CreateHostResponse>()),
+                 resp);
+  }
+  Status GetHost(ServerContext*, const v1::GetHostRequest* req,
+                 v1::GetHostResponse* resp) override {
+    auto h = c_.GetHost(req->name());
+    if (!h.ok()) return ToGrpcStatus(h.status());
+    *resp->mutable_host() = ToProto(*h);
+    return Status::OK;
+  }
+  Status ListHosts(ServerContext*, const v1::ListHostsRequest* req,
+                   v1::ListHostsResponse* resp) override {
+    auto page = c_.ListHosts(ListOf(req->page()));
+    if (!page.ok()) return ToGrpcStatus(page.status());
+    for (const auto& h : page->items) *resp->add_hosts() = ToProto(h);
+    resp->set_next_page_token(page->next_page_token);
+    return Status::OK;
+  }
+  Status DeleteHost(ServerContext*, const v1::DeleteHostRequest* req,
+                    v1::DeleteHostResponse* resp) override {
+    return Reply(c_.DeleteHost(MetaOf("DeleteHost", *req, req->options()),
+                               req->name()),
+                 resp);
+  }
+  Status CordonHost(ServerContext*, const v1::CordonHostRequest* req,
+                    v1::CordonHostResponse* resp) override {
+    return Reply(c_.SetHostState(MetaOf("CordonHost", *req, req->options()),
+                                 req->name(), store::HostState::kCordoned,
+                                 HostEncoder<v1::CordonHostResponse>()),
+                 resp);
+  }
+  Status UncordonHost(ServerContext*, const v1::UncordonHostRequest* req,
+                      v1::UncordonHostResponse* resp) override {
+    return Reply(c_.SetHostState(MetaOf("UncordonHost", *req, req->options()),
+                                 req->name(), store::HostState::kReady,
+                                 HostEncoder<v1::UncordonHostResponse>()),
+                 resp);
+  }
+  Status DrainHost(ServerContext*, const v1::DrainHostRequest* req,
+                   v1::DrainHostResponse* resp) override {
+    return Reply(c_.SetHostState(MetaOf("DrainHost", *req, req->options()),
+                                 req->name(), store::HostState::kDraining,
+                                 HostEncoder<v1::DrainHostResponse>()),
+                 resp);
+  }
+
+ private:
+  template <typename Resp>
+  static control::Encoder<control::HostView> HostEncoder() {
+    return Encode<Resp, control::HostView>(
+        [](Resp& r, const control::HostView& v) { *r.mutable_host() = ToProto(v); });
+  }
+  control::Commands& c_;
+};
+
+// ---- VM groups -----------------------------------------------------------------
+
+class VmGroupServiceImpl final : public v1::VmGroupService::Service {
+ public:
+  explicit VmGroupServiceImpl(control::Commands& c) : c_(c) {}
+
+  Status CreateVmGroup(ServerContext*, const v1::CreateVmGroupRequest* req,
+                       v1::CreateVmGroupResponse* resp) override {
+    return Reply(
+        c_.CreateGroup(MetaOf("CreateVmGroup", *req, req->options()),
+                       req->name(), FromProto(req->spec()),
+                       GroupEncoder<v1::CreateVmGroupResponse>()),
+        resp);
+  }
+  Status GetVmGroup(ServerContext*, const v1::GetVmGroupRequest* req,
+                    v1::GetVmGroupResponse* resp) override {
+    auto g = c_.GetGroup(req->name());
+    if (!g.ok()) return ToGrpcStatus(g.status());
+    *resp->mutable_group() = ToProto(*g);
+    return Status::OK;
+  }
+  Status ListVmGroups(ServerContext*, const v1::ListVmGroupsRequest* req,
+                      v1::ListVmGroupsResponse* resp) override {
+    auto page = c_.ListGroups(ListOf(req->page()));
+    if (!page.ok()) return ToGrpcStatus(page.status());
+    for (const auto& g : page->items) *resp->add_groups() = ToProto(g);
+    resp->set_next_page_token(page->next_page_token);
+    return Status::OK;
+  }
+  Status UpdateVmGroup(ServerContext*, const v1::UpdateVmGroupRequest* req,
+                       v1::UpdateVmGroupResponse* resp) override {
+    return Reply(
+        c_.UpdateGroup(MetaOf("UpdateVmGroup", *req, req->options()),
+                       req->name(), FromProto(req->spec()),
+                       GroupEncoder<v1::UpdateVmGroupResponse>()),
+        resp);
+  }
+  Status DeleteVmGroup(ServerContext*, const v1::DeleteVmGroupRequest* req,
+                       v1::DeleteVmGroupResponse* resp) override {
+    return Reply(c_.DeleteGroup(MetaOf("DeleteVmGroup", *req, req->options()),
+                                req->name()),
+                 resp);
+  }
+  Status ScaleVmGroup(ServerContext*, const v1::ScaleVmGroupRequest* req,
+                      v1::ScaleVmGroupResponse* resp) override {
+    return Reply(
+        c_.ScaleGroup(MetaOf("ScaleVmGroup", *req, req->options()),
+                      req->name(), req->desired_vms(),
+                      GroupEncoder<v1::ScaleVmGroupResponse>()),
+        resp);
+  }
+
+ private:
+  template <typename Resp>
+  static control::Encoder<control::GroupView> GroupEncoder() {
+    return Encode<Resp, control::GroupView>(
+        [](Resp& r, const control::GroupView& v) {
+          *r.mutable_group() = ToProto(v);
+        });
+  }
+  control::Commands& c_;
+};
+
+// ---- VMs -------------------------------------------------------------------------
+
+class VmServiceImpl final : public v1::VmService::Service {
+ public:
+  explicit VmServiceImpl(control::Commands& c) : c_(c) {}
+
+  Status GetVm(ServerContext*, const v1::GetVmRequest* req,
+               v1::GetVmResponse* resp) override {
+    auto vm = c_.GetVm(req->name());
+    if (!vm.ok()) return ToGrpcStatus(vm.status());
+    *resp->mutable_vm() = ToProto(*vm);
+    return Status::OK;
+  }
+  Status ListVms(ServerContext*, const v1::ListVmsRequest* req,
+                 v1::ListVmsResponse* resp) override {
+    auto page = c_.ListVms(ListOf(req->page()), req->group(), req->host());
+    if (!page.ok()) return ToGrpcStatus(page.status());
+    for (const auto& vm : page->items) *resp->add_vms() = ToProto(vm);
+    resp->set_next_page_token(page->next_page_token);
+    return Status::OK;
+  }
+  Status StopVm(ServerContext*, const v1::StopVmRequest* req,
+                v1::StopVmResponse* resp) override {
+    return Reply(c_.SetVmDesired(MetaOf("StopVm", *req, req->options()),
+                                 req->name(), store::VmDesiredState::kStopped,
+                                 VmEncoder<v1::StopVmResponse>()),
+                 resp);
+  }
+  Status StartVm(ServerContext*, const v1::StartVmRequest* req,
+                 v1::StartVmResponse* resp) override {
+    return Reply(c_.SetVmDesired(MetaOf("StartVm", *req, req->options()),
+                                 req->name(), store::VmDesiredState::kRunning,
+                                 VmEncoder<v1::StartVmResponse>()),
+                 resp);
+  }
+  Status DeleteVm(ServerContext*, const v1::DeleteVmRequest* req,
+                  v1::DeleteVmResponse* resp) override {
+    return Reply(c_.SetVmDesired(MetaOf("DeleteVm", *req, req->options()),
+                                 req->name(), store::VmDesiredState::kDeleted,
+                                 nullptr),
+                 resp);
+  }
+  Status GetConsoleLog(ServerContext*, const v1::GetConsoleLogRequest* req,
+                       v1::GetConsoleLogResponse* resp) override {
+    auto data = c_.ConsoleLog(req->name(), req->tail_bytes());
+    if (!data.ok()) return ToGrpcStatus(data.status());
+    resp->set_data(std::move(*data));
+    return Status::OK;
+  }
+
+ private:
+  template <typename Resp>
+  static control::Encoder<control::VmView> VmEncoder() {
+    return Encode<Resp, control::VmView>(
+        [](Resp& r, const control::VmView& v) { *r.mutable_vm() = ToProto(v); });
+  }
+  control::Commands& c_;
+};
+
+// ---- Images ------------------------------------------------------------------------
+
+class ImageServiceImpl final : public v1::ImageService::Service {
+ public:
+  explicit ImageServiceImpl(control::Commands& c) : c_(c) {}
+
+  Status ImportImage(ServerContext*, const v1::ImportImageRequest* req,
+                     v1::ImportImageResponse* resp) override {
+    return Reply(
+        c_.ImportImage(MetaOf("ImportImage", *req, req->options()),
+                       req->name(), req->source(),
+                       Encode<v1::ImportImageResponse, control::ImageView>(
+                           [](v1::ImportImageResponse& r,
+                              const control::ImageView& v) {
+                             *r.mutable_image() = ToProto(v);
+                           })),
+        resp);
+  }
+  Status ListImages(ServerContext*, const v1::ListImagesRequest* req,
+                    v1::ListImagesResponse* resp) override {
+    auto page = c_.ListImages(ListOf(req->page()));
+    if (!page.ok()) return ToGrpcStatus(page.status());
+    for (const auto& i : page->items) *resp->add_images() = ToProto(i);
+    resp->set_next_page_token(page->next_page_token);
+    return Status::OK;
+  }
+  Status DeleteImage(ServerContext*, const v1::DeleteImageRequest* req,
+                     v1::DeleteImageResponse* resp) override {
+    return Reply(c_.DeleteImage(MetaOf("DeleteImage", *req, req->options()),
+                                req->name()),
+                 resp);
+  }
+
+ private:
+  control::Commands& c_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeHostService(control::Commands& c) {
+  return std::make_unique<HostServiceImpl>(c);
+}
+std::unique_ptr<grpc::Service> MakeVmGroupService(control::Commands& c) {
+  return std::make_unique<VmGroupServiceImpl>(c);
+}
+std::unique_ptr<grpc::Service> MakeVmService(control::Commands& c) {
+  return std::make_unique<VmServiceImpl>(c);
+}
+std::unique_ptr<grpc::Service> MakeImageService(control::Commands& c) {
+  return std::make_unique<ImageServiceImpl>(c);
+}
+
+}  // namespace internal
+}  // namespace nest::api

@@ -1,0 +1,130 @@
+// EventService (list and the resumable Watch stream) and PlacementService.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "api/services_internal.h"
+#include "nest/v1/event.grpc.pb.h"
+#include "nest/v1/placement.grpc.pb.h"
+
+namespace nest::api::internal {
+namespace {
+
+using grpc::ServerContext;
+using grpc::Status;
+
+class EventServiceImpl final : public v1::EventService::Service {
+ public:
+  EventServiceImpl(control::Commands& c, std::shared_ptr<StreamTracker> streams,
+                   const ServiceOptions& options)
+      : c_(c), streams_(std::move(streams)), options_(options) {}
+
+  Status ListEvents(ServerContext*, const v1::ListEventsRequest* req,
+                    v1::ListEventsResponse* resp) override {
+    control::EventFilter f;
+    f.after_seq = req->after_seq();
+    f.limit = req->limit() == 0 ? 100 : req->limit();
+    f.kind = req->kind();
+    f.name = req->name();
+    auto events = c_.ListEvents(f);
+    if (!events.ok()) return ToGrpcStatus(events.status());
+    for (const auto& e : *events) *resp->add_events() = ToProto(e);
+    return Status::OK;
+  }
+
+  // Delivers every event after the resume point exactly once, in order:
+  // first what is already committed (in batches), then live events as they
+  // commit. The position only moves past events that were either sent or
+  // filtered out by a query that could see them.
+  Status Watch(ServerContext* ctx, const v1::WatchEventsRequest* req,
+               grpc::ServerWriter<v1::Event>* writer) override {
+    StreamScope scope(*streams_);
+    int64_t after = 0;
+    if (req->from_oldest()) {
+      auto oldest = c_.OldestEventSeq();
+      if (!oldest.ok()) return ToGrpcStatus(oldest.status());
+      after = *oldest - 1;
+    } else if (req->after_seq() > 0) {
+      after = req->after_seq();
+    } else if (req->after_seq() < 0) {
+      FieldErrors errors;
+      errors.Add("after_seq",
+                 absl::StrCat("must be >= 0, got ", req->after_seq()));
+      return ToGrpcStatus(errors.ToStatus());
+    } else {
+      after = c_.LastEventSeq();
+    }
+    control::EventFilter f;
+    f.limit = options_.watch_batch;
+    f.kind = req->kind();
+    f.name = req->name();
+    // Headers go out at once, so a client knows the watch is established
+    // (and that OUT_OF_RANGE was not the answer) before any event.
+    bool first = true;
+    while (!ctx->IsCancelled()) {
+      int64_t committed = c_.LastEventSeq();
+      f.after_seq = after;
+      auto events = c_.ListEvents(f);
+      if (!events.ok()) return ToGrpcStatus(events.status());
+      if (first) {
+        writer->SendInitialMetadata();
+        first = false;
+      }
+      for (const auto& e : *events) {
+        if (!writer->Write(ToProto(e))) return Status::OK;  // client gone
+        after = e.seq;
+      }
+      if (static_cast<int64_t>(events->size()) == f.limit) continue;
+      // Everything up to `committed` was visible to that query.
+      after = std::max(after, committed);
+      c_.WaitForEvents(after, options_.watch_poll);
+    }
+    return Status(grpc::StatusCode::CANCELLED, "watch cancelled by the client");
+  }
+
+ private:
+  control::Commands& c_;
+  std::shared_ptr<StreamTracker> streams_;
+  const ServiceOptions options_;
+};
+
+class PlacementServiceImpl final : public v1::PlacementService::Service {
+ public:
+  explicit PlacementServiceImpl(control::Commands& c) : c_(c) {}
+
+  Status Explain(ServerContext*, const v1::ExplainRequest* req,
+                 v1::ExplainResponse* resp) override {
+    if (req->workload().empty()) {
+      FieldErrors errors;
+      errors.Add("workload", "is required: the workload to explain");
+      return ToGrpcStatus(errors.ToStatus());
+    }
+    auto v = c_.Explain(req->workload());
+    if (!v.ok()) return ToGrpcStatus(v.status());
+    *resp = ToProto(*v);
+    return Status::OK;
+  }
+  Status DryRun(ServerContext*, const v1::DryRunRequest*,
+                v1::DryRunResponse* resp) override {
+    auto v = c_.DryRun();
+    if (!v.ok()) return ToGrpcStatus(v.status());
+    for (const auto& a : v->actions) *resp->add_actions() = ToProto(a);
+    for (const auto& u : v->unplaceable) *resp->add_unplaceable() = ToProto(u);
+    return Status::OK;
+  }
+
+ private:
+  control::Commands& c_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeEventService(
+    control::Commands& c, std::shared_ptr<StreamTracker> streams,
+    const ServiceOptions& options) {
+  return std::make_unique<EventServiceImpl>(c, std::move(streams), options);
+}
+std::unique_ptr<grpc::Service> MakePlacementService(control::Commands& c) {
+  return std::make_unique<PlacementServiceImpl>(c);
+}
+
+}  // namespace nest::api::internal

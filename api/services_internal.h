@@ -1,0 +1,65 @@
+// Helpers and factories shared by the services_*.cc files.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "api/convert.h"
+#include "api/errors.h"
+#include "api/services.h"
+#include "control/commands.h"
+
+namespace nest::api::internal {
+
+// Turns a mutation's result into the RPC's answer: the response bytes (new
+// or replayed) parse into `resp`.
+template <typename Resp>
+grpc::Status Reply(const absl::StatusOr<control::Written>& w, Resp* resp) {
+  if (!w.ok()) return ToGrpcStatus(w.status());
+  if (!resp->ParseFromString(w->response)) {
+    return ToGrpcStatus(absl::InternalError(
+        "the stored response of this request does not parse"));
+  }
+  return grpc::Status::OK;
+}
+
+// An encoder that puts `ToProto(view)` into a fresh `Resp` via `set`.
+template <typename Resp, typename View, typename Set>
+control::Encoder<View> Encode(Set set) {
+  return [set](const View& v) {
+    Resp r;
+    set(r, v);
+    return SerializeDeterministic(r);
+  };
+}
+
+// Enters/exits the stream tracker for the lifetime of a handler.
+class StreamScope {
+ public:
+  explicit StreamScope(StreamTracker& t) : t_(t) { t_.Enter(); }
+  ~StreamScope() { t_.Exit(); }
+  StreamScope(const StreamScope&) = delete;
+  StreamScope& operator=(const StreamScope&) = delete;
+
+ private:
+  StreamTracker& t_;
+};
+
+// The client's deadline, or far in the future when it set none.
+absl::Time DeadlineOf(const grpc::ServerContext* ctx);
+
+std::unique_ptr<grpc::Service> MakeHostService(control::Commands& c);
+std::unique_ptr<grpc::Service> MakeVmGroupService(control::Commands& c);
+std::unique_ptr<grpc::Service> MakeVmService(control::Commands& c);
+std::unique_ptr<grpc::Service> MakeImageService(control::Commands& c);
+std::unique_ptr<grpc::Service> MakeWorkloadService(control::Commands& c);
+std::unique_ptr<grpc::Service> MakeContainerService(
+    control::Commands& c, std::shared_ptr<StreamTracker> streams);
+std::unique_ptr<grpc::Service> MakeEventService(
+    control::Commands& c, std::shared_ptr<StreamTracker> streams,
+    const ServiceOptions& options);
+std::unique_ptr<grpc::Service> MakePlacementService(control::Commands& c);
+
+}  // namespace nest::api::internal
