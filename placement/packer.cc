@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <numeric>
 
 namespace nest::placement {
@@ -166,11 +167,15 @@ class Packing {
   }
 
   // Tries to empty bins, emptiest first, by moving each of their items to
-  // the tightest other bin that takes it; keeps a move only when the whole
-  // bin empties.
-  void Eliminate(std::vector<Bin>& bins) const {
+  // the tightest other bin that takes it; keeps the moves only when the
+  // whole bin empties. With `eject`, an item that fits nowhere may also
+  // swap places with a smaller item of another bin when that smaller item
+  // then fits a third bin (one level of an ejection chain); that search is
+  // costlier, so it is bounded to the `victims` emptiest bins per pass.
+  void Eliminate(std::vector<Bin>& bins, bool eject = false, int max_passes = 2,
+                 size_t victims = SIZE_MAX) const {
     bool progress = true;
-    for (int pass = 0; pass < 2 && progress; ++pass) {
+    for (int pass = 0; pass < max_passes && progress; ++pass) {
       progress = false;
       std::vector<int> order(bins.size());
       std::iota(order.begin(), order.end(), 0);
@@ -178,38 +183,22 @@ class Packing {
       for (size_t b = 0; b < bins.size(); ++b) room[b] = Room(bins[b], -1);
       std::stable_sort(order.begin(), order.end(),
                        [&](int a, int b) { return room[a] > room[b]; });
+      if (order.size() > victims) order.resize(victims);
       std::vector<bool> gone(bins.size(), false);
       for (int victim : order) {
-        std::vector<std::pair<int, int>> moves;  // (item, target bin)
+        std::vector<Op> log;
         bool ok = true;
         for (int i : bins[victim].items) {
-          int target = -1;
-          double target_room = 0;
-          for (size_t b = 0; b < bins.size(); ++b) {
-            if (static_cast<int>(b) == victim || gone[b]) continue;
-            if (!Fits(bins[b], i)) continue;
-            double r = Room(bins[b], i);
-            if (target < 0 || r < target_room) {
-              target = static_cast<int>(b);
-              target_room = r;
-            }
-          }
-          if (target < 0) {
+          if (!Relocate(bins, gone, victim, i, eject, log)) {
             ok = false;
             break;
           }
-          Add(bins[target], i);
-          moves.emplace_back(i, target);
         }
         if (ok) {
           gone[victim] = true;
           progress = true;
-          continue;
-        }
-        for (auto it = moves.rbegin(); it != moves.rend(); ++it) {
-          Bin& b = bins[it->second];
-          b.items.pop_back();
-          b.load -= items_[it->first].demand;
+        } else {
+          Undo(bins, log);
         }
       }
       std::vector<Bin> kept;
@@ -218,6 +207,84 @@ class Packing {
       }
       bins = std::move(kept);
     }
+  }
+
+  struct Op {
+    int item;
+    int bin;
+    bool added;
+  };
+
+  void Remove(Bin& b, int i) const {
+    b.items.erase(std::find(b.items.begin(), b.items.end(), i));
+    b.load -= items_[i].demand;
+  }
+
+  void Undo(std::vector<Bin>& bins, std::vector<Op>& log) const {
+    for (auto it = log.rbegin(); it != log.rend(); ++it) {
+      if (it->added) {
+        Remove(bins[it->bin], it->item);
+      } else {
+        Add(bins[it->bin], it->item);
+      }
+    }
+    log.clear();
+  }
+
+  // The fitting bin with the least room left, skipping two bins, or -1.
+  int Tightest(const std::vector<Bin>& bins, const std::vector<bool>& gone,
+               int i, int skip1, int skip2) const {
+    int target = -1;
+    double target_room = 0;
+    for (size_t b = 0; b < bins.size(); ++b) {
+      int bi = static_cast<int>(b);
+      if (bi == skip1 || bi == skip2 || gone[b] || !Fits(bins[b], i)) continue;
+      double r = Room(bins[b], i);
+      if (target < 0 || r < target_room) {
+        target = bi;
+        target_room = r;
+      }
+    }
+    return target;
+  }
+
+  bool Relocate(std::vector<Bin>& bins, const std::vector<bool>& gone,
+                int victim, int i, bool eject, std::vector<Op>& log) const {
+    int t = Tightest(bins, gone, i, victim, -1);
+    if (t >= 0) {
+      Add(bins[t], i);
+      log.push_back({i, t, true});
+      return true;
+    }
+    if (!eject) return false;
+    // Bounded: each attempt scans every bin once more.
+    constexpr int kAttempts = 64;
+    int attempts = 0;
+    const std::array<double, kDims> unit = Weights(false);
+    for (size_t b = 0; b < bins.size() && attempts < kAttempts; ++b) {
+      int bi = static_cast<int>(b);
+      if (bi == victim || gone[b]) continue;
+      for (int j : bins[b].items) {
+        if (Sum(j, unit) >= Sum(i, unit)) continue;  // eject smaller only
+        if (!(bins[b].load - items_[j].demand + items_[i].demand).fits(cap_)) {
+          continue;
+        }
+        Bin without = bins[b];
+        Remove(without, j);
+        if (!Fits(without, i)) continue;
+        if (++attempts > kAttempts) break;
+        int c = Tightest(bins, gone, j, victim, bi);
+        if (c < 0) continue;
+        Remove(bins[b], j);
+        log.push_back({j, bi, false});
+        Add(bins[b], i);
+        log.push_back({i, bi, true});
+        Add(bins[c], j);
+        log.push_back({j, c, true});
+        return true;
+      }
+    }
+    return false;
   }
 
  private:
@@ -273,6 +340,8 @@ Bins PackBins(const std::vector<PackItem>& items, const Resources& capacity) {
     if (tries[t].size() < tries[best].size()) best = t;
   }
   std::vector<Bin> bins = std::move(tries[best]);
+  // A deeper, bounded search on the winner only.
+  p.Eliminate(bins, /*eject=*/true, /*max_passes=*/8, /*victims=*/16);
   return ToBins(std::move(bins));
 }
 
