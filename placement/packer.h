@@ -24,8 +24,10 @@ using Bins = std::vector<std::vector<int>>;
 // bin-centric greedies filling each bin with the item of largest
 // (weighted) dot product with the room left or smallest L2 distance to it
 // -- improves each with a bin-elimination pass (empty the emptiest bins
-// into the others), and returns the fewest bins; on ties the earliest try,
-// FFD, wins, so it never uses more bins than FFD. An item that does not
+// into the others), keeps the fewest bins (on ties the earliest try, FFD,
+// so it never uses more bins than FFD), and runs a bounded elimination
+// with one-level ejection (swap in a smaller item that moves on to a third
+// bin) on that winner. An item that does not
 // fit an empty bin gets a bin of its own (callers filter those out first).
 // Cost: O(n * bins) per item-centric try, O(n^2) per bin-centric one (only
 // tried up to 10,000 items); about a second at 5,000 items.
