@@ -251,7 +251,9 @@ class LibvirtDriver::Impl {
       NEST_RETURN_IF_ERROR(Call(virDomainDestroy(dom.get()), id, "destroy"));
     }
     NEST_RETURN_IF_ERROR(Call(virDomainUndefine(dom.get()), id, "undefine"));
-    Forget(DomainName(id));
+    // known_ keeps the name until the UNDEFINED event arrives (it erases it
+    // there), so that event still maps to the id; a resync drops it if the
+    // event is lost.
     // The console log (and virtlogd's rotations of it) is ours; on a remote
     // host it lives there and is not ours to unlink from here.
     if (IsLocalUri() && !md.console_log_path.empty()) {
