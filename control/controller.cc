@@ -1,0 +1,855 @@
+#include "control/controller.h"
+
+#include <csignal>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "control/placement_bridge.h"
+#include "placement/schedule.h"
+#include "spdlog/spdlog.h"
+
+namespace nest::control {
+namespace {
+
+using store::ContainerDesiredState;
+using store::ContainerObservedState;
+using store::VmDesiredState;
+using store::VmObservedState;
+
+// Ignoring NOT_FOUND makes a repeated teardown step a no-op, which is what
+// lets a pass re-run any step after a crash.
+absl::Status IgnoreNotFound(absl::Status s) {
+  return absl::IsNotFound(s) ? absl::OkStatus() : s;
+}
+
+agent::ContainerSpec BuildSpec(const store::Container& c,
+                               const store::Workload& w,
+                               const ImageBlob& image) {
+  agent::ContainerSpec spec;
+  spec.id = c.id.str();
+  spec.image_digest = image.digest;
+  // OCI semantics: the workload's command replaces the entrypoint, its args
+  // replace cmd.
+  std::vector<std::string> entry = w.command.empty() ? image.entrypoint
+                                                     : w.command;
+  std::vector<std::string> args =
+      (w.args.empty() && w.command.empty()) ? image.cmd : w.args;
+  spec.args = entry;
+  spec.args.insert(spec.args.end(), args.begin(), args.end());
+  spec.env = image.env;
+  for (const auto& e : w.env) spec.env.push_back(e.name + "=" + e.value);
+  spec.cwd = image.cwd.empty() ? "/" : image.cwd;
+  spec.hostname = c.id.str();
+  if (w.requests.milli_cpu() > 0) {
+    spec.limits.cpu_period_us = 100000;
+    spec.limits.cpu_quota_us = w.requests.milli_cpu() * 100;
+  }
+  if (w.requests.memory_mib() > 0) {
+    spec.limits.memory_max_bytes = w.requests.memory_mib() * 1024 * 1024;
+  }
+  spec.limits.pids_max = 1024;
+  spec.stop_grace_s = static_cast<uint32_t>(w.stop_grace_s);
+  return spec;
+}
+
+}  // namespace
+
+Controller::Controller(store::Store& store, HostConnector& hosts,
+                       VmProvisioner& provisioner, AgentConnector& agents,
+                       ImageSource& images, Clock& clock,
+                       ControllerOptions options)
+    : store_(store),
+      host_connector_(hosts),
+      provisioner_(provisioner),
+      agent_connector_(agents),
+      images_(images),
+      clock_(clock),
+      options_(options),
+      rng_(options.seed),
+      workers_(std::make_unique<WorkerPool>(options.max_parallel_vm_ops)) {}
+
+Controller::~Controller() {
+  Stop();
+  workers_.reset();  // joins in-flight VM operations
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, conn] : hosts_) {
+    if (conn.driver && conn.listener >= 0) {
+      conn.driver->RemoveListener(conn.listener);
+    }
+  }
+  for (auto& [id, session] : sessions_) {
+    session.agent->SetEventHandler(nullptr);
+  }
+}
+
+void Controller::Start() {
+  absl::MutexLock lock(&mu_);
+  if (loop_.joinable()) return;
+  stopping_ = false;
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void Controller::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    wake_ = true;
+  }
+  store_.Shutdown();
+  if (loop_.joinable()) loop_.join();
+  if (workers_) workers_->AwaitIdle();
+}
+
+void Controller::Wake() {
+  absl::MutexLock lock(&mu_);
+  wake_ = true;
+}
+
+void Controller::AwaitIdle() { workers_->AwaitIdle(); }
+
+PassStats Controller::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void Controller::Loop() {
+  int64_t seen_seq = store_.LastEventSeq();
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      wake_ = false;
+    }
+    absl::Status s = ReconcileOnce();
+    if (!s.ok()) spdlog::warn("reconcile pass: {}", s.ToString());
+    // Sleep until the store changes, a driver/agent wakes us, or the resync
+    // interval passes. Store events are waited on in short slices so a Wake
+    // from a driver callback is not delayed by a full interval.
+    absl::Time until = clock_.MonotonicNow() + options_.resync_interval;
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_ || wake_) break;
+      }
+      int64_t seq = store_.WaitForEvents(seen_seq, absl::Milliseconds(100));
+      if (seq > seen_seq) {
+        seen_seq = seq;
+        break;
+      }
+      if (clock_.MonotonicNow() >= until) break;
+    }
+  }
+}
+
+absl::Status Controller::ReconcileOnce() {
+  absl::MutexLock pass(&pass_mu_);
+  absl::Time start = clock_.MonotonicNow();
+  std::vector<absl::Status> errors;
+  auto note = [&errors](absl::Status s) {
+    if (!s.ok()) errors.push_back(std::move(s));
+  };
+
+  NEST_ASSIGN_OR_RETURN(store::Snapshot snap, store_.ReadSnapshot());
+  Observed observed;
+  note(SyncHosts(snap, &observed));
+  note(SyncContainerRows(snap));
+  NEST_ASSIGN_OR_RETURN(snap, store_.ReadSnapshot());
+  note(Place(snap));
+  NEST_ASSIGN_OR_RETURN(snap, store_.ReadSnapshot());
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, s] : sessions_) observed.agents.insert(id);
+    observed.busy = busy_;
+  }
+  note(SyncVms(snap, observed));
+  note(SyncContainers(snap));
+
+  absl::MutexLock lock(&mu_);
+  ++stats_.passes;
+  stats_.errors += static_cast<int64_t>(errors.size());
+  stats_.last_pass = clock_.MonotonicNow() - start;
+  if (errors.empty()) return absl::OkStatus();
+  std::vector<std::string> msgs;
+  for (const auto& e : errors) msgs.push_back(e.ToString());
+  return absl::UnavailableError(absl::StrJoin(msgs, "; "));
+}
+
+// ---- Hosts ---------------------------------------------------------------
+
+std::shared_ptr<vmm::VmDriver> Controller::Driver(const HostId& host) {
+  absl::MutexLock lock(&mu_);
+  auto it = hosts_.find(host);
+  return it == hosts_.end() ? nullptr : it->second.driver;
+}
+
+absl::StatusOr<std::shared_ptr<vmm::VmDriver>> Controller::DriverFor(
+    const HostId& host) {
+  auto d = Driver(host);
+  if (!d) {
+    return absl::UnavailableError(
+        absl::StrCat("host \"", host.str(), "\" is not connected"));
+  }
+  return d;
+}
+
+absl::Status Controller::SyncHosts(const store::Snapshot& s,
+                                   Observed* observed) {
+  absl::Time now = clock_.Now();
+  for (const auto& h : s.hosts) {
+    std::shared_ptr<vmm::VmDriver> driver = Driver(h.name);
+    bool fresh = false;
+    if (!driver) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (clock_.MonotonicNow() < hosts_[h.name].next_connect) continue;
+        hosts_[h.name].next_connect =
+            clock_.MonotonicNow() + absl::Seconds(5);
+      }
+      auto connected = host_connector_.Connect(h);
+      if (connected.ok()) {
+        driver = *connected;
+        int listener = driver->AddListener(
+            [this](const vmm::LifecycleEvent&) { Wake(); });
+        absl::MutexLock lock(&mu_);
+        hosts_[h.name].driver = driver;
+        hosts_[h.name].listener = listener;
+        fresh = true;
+        spdlog::info("host {}: connected to {}", h.name.str(), h.libvirt_uri);
+      } else {
+        spdlog::warn("host {}: {}", h.name.str(),
+                     connected.status().ToString());
+      }
+    }
+    ObservedHost& obs = observed->hosts[h.name];
+    absl::StatusOr<std::vector<vmm::VmInfo>> list =
+        driver ? driver->List(false)
+               : absl::UnavailableError("not connected");
+    obs.reachable = list.ok();
+    if (list.ok()) {
+      for (const auto& info : *list) {
+        if (info.owned) obs.vms[info.id] = info.state;
+      }
+    }
+
+    // Record facts, capacity and heartbeat; rate-limited so that an idle
+    // cluster does not write (and wake itself) on every pass.
+    bool write_heartbeat = false;
+    if (obs.reachable) {
+      absl::MutexLock lock(&mu_);
+      auto& conn = hosts_[h.name];
+      if (fresh || clock_.MonotonicNow() - conn.last_heartbeat_write >=
+                       options_.heartbeat_interval) {
+        conn.last_heartbeat_write = clock_.MonotonicNow();
+        write_heartbeat = true;
+      }
+    }
+    std::optional<vmm::HostFacts> facts;
+    if (write_heartbeat) {
+      auto f = driver->GetHostFacts();
+      if (f.ok()) facts = *f;
+    }
+    const bool want_down = !obs.reachable && h.state != store::HostState::kDown &&
+                           now - h.last_heartbeat > options_.host_down_grace;
+    const bool came_back = obs.reachable && h.state == store::HostState::kDown;
+    if (!write_heartbeat && !want_down && !came_back) continue;
+    NEST_RETURN_IF_ERROR(store_.Write([&](store::WriteTx& tx) -> absl::Status {
+      // Heartbeats are recorded without a generation bump or event, so an
+      // idle cluster stays quiet.
+      if (obs.reachable) {
+        NEST_RETURN_IF_ERROR(tx.RecordHostHeartbeat(h.name, now));
+      }
+      if (!facts && !want_down && !came_back) return absl::OkStatus();
+      NEST_ASSIGN_OR_RETURN(store::Host cur, tx.GetHost(h.name));
+      store::EventNote note{"HostFacts", ""};
+      if (facts) {
+        cur.capacity = Resources::Of(facts->cpus * 1000L, facts->memory_mib,
+                                     cur.capacity.disk_mib() > 0
+                                         ? cur.capacity.disk_mib()
+                                         : int64_t{1} << 20);
+        cur.facts["hostname"] = facts->hostname;
+        cur.facts["accel"] = std::string(vmm::AccelName(facts->accel));
+        cur.facts["hypervisor"] = facts->hypervisor;
+      }
+      if (want_down) {
+        cur.state = store::HostState::kDown;
+        note = {"HostDown", absl::StrCat("unreachable for more than ",
+                                         absl::FormatDuration(
+                                             options_.host_down_grace))};
+      } else if (came_back) {
+        cur.state = store::HostState::kReady;
+        note = {"HostUp", "reachable again"};
+      }
+      return tx.UpdateHost(cur, 0, note).status();
+    }));
+  }
+  return absl::OkStatus();
+}
+
+// ---- Container rows --------------------------------------------------------
+
+absl::Status Controller::SyncContainerRows(const store::Snapshot& s) {
+  ContainerDiff diff = DiffContainers(s, clock_.Now(), rng_);
+  if (diff.create.empty() && diff.retire.empty() && diff.restart.empty()) {
+    return absl::OkStatus();
+  }
+  return store_.Write([&](store::WriteTx& tx) -> absl::Status {
+    tx.SetActor("control", "");
+    for (const auto& c : diff.create) {
+      NEST_RETURN_IF_ERROR(
+          tx.CreateContainer(c, {"Created", "new replica"}).status());
+    }
+    for (const auto& id : diff.retire) {
+      NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(id));
+      c.desired = ContainerDesiredState::kDeleted;
+      NEST_RETURN_IF_ERROR(
+          tx.UpdateContainer(c, 0, {"Retiring", "replica no longer wanted"})
+              .status());
+    }
+    for (const auto& id : diff.restart) {
+      NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(id));
+      std::string msg = absl::StrCat("restart #", c.restarts + 1,
+                                     " after exit code ",
+                                     c.exit_code.value_or(-1));
+      c.observed = ContainerObservedState::kPending;
+      c.restarts += 1;
+      c.exit_code.reset();
+      NEST_RETURN_IF_ERROR(tx.UpdateContainer(c, 0, {"Restarting", msg}).status());
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---- Placement -------------------------------------------------------------
+
+absl::Status Controller::Place(const store::Snapshot& s) {
+  PlacementInput in = BuildPlacementInput(
+      s, {options_.vmm_overhead_mib, options_.host_reserved});
+  std::map<ContainerId, std::string> messages = in.invalid;
+
+  bool below_min = false;
+  {
+    std::map<std::string, int> live;
+    for (const auto& vm : in.state.vms) live[vm.group.str()]++;
+    for (const auto& g : in.state.groups) {
+      if (live[g.id.str()] < g.min_vms) below_min = true;
+    }
+  }
+  if (in.pending.containers.empty() && !below_min && messages.empty()) {
+    return absl::OkStatus();
+  }
+  NEST_ASSIGN_OR_RETURN(placement::Snapshot snap,
+                        placement::Snapshot::Build(in.state));
+  placement::Plan plan = placement::Schedule(snap, in.pending, rng_);
+
+  std::set<std::string> taken;
+  for (const auto& vm : s.vms) taken.insert(vm.id.str());
+  std::map<VmId, VmId> vm_ids;  // planner id -> store id
+  std::map<ContainerId, const store::Container*> rows;
+  for (const auto& c : s.containers) rows[c.id] = &c;
+  for (const auto& u : plan.unplaced) messages[u.container] = u.ToString();
+
+  int64_t placed = 0;
+  NEST_RETURN_IF_ERROR(store_.Write([&](store::WriteTx& tx) -> absl::Status {
+    tx.SetActor("placement", "");
+    for (const auto& action : plan.actions) {
+      if (const auto* cv = std::get_if<placement::CreateVm>(&action)) {
+        auto key = in.groups.find(cv->group.str());
+        if (key == in.groups.end()) continue;
+        store::Vm vm;
+        vm.id = NewVmId(key->second.second, taken, rng_);
+        taken.insert(vm.id.str());
+        vm.tenant = key->second.first;
+        vm.group = key->second.second;
+        vm.host = cv->host;
+        vm_ids[cv->vm] = vm.id;
+        NEST_RETURN_IF_ERROR(
+            tx.CreateVm(vm, {"Scheduled",
+                             absl::StrCat("new VM of group ", vm.group.str(),
+                                          " on host ", vm.host.str())})
+                .status());
+      } else if (const auto* pc =
+                     std::get_if<placement::PlaceContainer>(&action)) {
+        auto it = vm_ids.find(pc->vm);
+        VmId vm = it == vm_ids.end() ? pc->vm : it->second;
+        NEST_ASSIGN_OR_RETURN(store::Container c,
+                              tx.GetContainer(pc->container.id));
+        c.vm = vm;
+        c.message.clear();
+        NEST_RETURN_IF_ERROR(
+            tx.UpdateContainer(c, 0, {"Placed", absl::StrCat("on VM ", vm.str())})
+                .status());
+        ++placed;
+        messages.erase(c.id);
+      } else if (const auto* sc =
+                     std::get_if<placement::StopContainer>(&action)) {
+        NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(sc->container));
+        // Re-queued: the container sync kills what runs in the old VM
+        // because no row points there any more.
+        c.vm = VmId();
+        c.observed = ContainerObservedState::kPending;
+        NEST_RETURN_IF_ERROR(
+            tx.UpdateContainer(c, 0, {"Preempted", sc->reason}).status());
+      }
+    }
+    for (const auto& [id, msg] : messages) {
+      auto row = rows.find(id);
+      if (row == rows.end() || row->second->message == msg) continue;
+      NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(id));
+      c.message = msg;
+      NEST_RETURN_IF_ERROR(tx.UpdateContainer(c, 0, {"Unplaceable", msg}).status());
+    }
+    return absl::OkStatus();
+  }));
+  absl::MutexLock lock(&mu_);
+  stats_.placements += placed;
+  return absl::OkStatus();
+}
+
+// ---- VMs -----------------------------------------------------------------
+
+absl::Status Controller::MutateVm(const VmId& id,
+                                  const std::function<void(store::Vm&)>& mutate,
+                                  const std::string& reason,
+                                  const std::string& message) {
+  return store_.Write([&](store::WriteTx& tx) -> absl::Status {
+    tx.SetActor("control", "");
+    NEST_ASSIGN_OR_RETURN(store::Vm vm, tx.GetVm(id));
+    store::Vm before = vm;
+    mutate(vm);
+    if (vm == before) return absl::OkStatus();
+    return tx.UpdateVm(vm, 0, {reason, message}).status();
+  });
+}
+
+absl::Status Controller::MutateContainer(
+    const ContainerId& id,
+    const std::function<void(store::Container&)>& mutate,
+    const std::string& reason, const std::string& message) {
+  return store_.Write([&](store::WriteTx& tx) -> absl::Status {
+    tx.SetActor("control", "");
+    NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(id));
+    store::Container before = c;
+    mutate(c);
+    if (c == before) return absl::OkStatus();
+    return tx.UpdateContainer(c, 0, {reason, message}).status();
+  });
+}
+
+void Controller::Launch(const VmId& vm, std::function<void()> op) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!busy_.insert(vm).second) return;
+  }
+  workers_->Submit([this, vm, op = std::move(op)] {
+    op();
+    {
+      absl::MutexLock lock(&mu_);
+      busy_.erase(vm);
+      wake_ = true;
+    }
+  });
+}
+
+absl::Status Controller::SyncVms(const store::Snapshot& s,
+                                 const Observed& observed) {
+  VmDiff diff = DiffVms(s, observed);
+  std::map<VmId, const store::Vm*> vms;
+  for (const auto& v : s.vms) vms[v.id] = &v;
+  std::map<std::string, const store::VmGroup*> groups;
+  for (const auto& g : s.groups) groups[ScopedKey(g.tenant, g.name.str())] = &g;
+  auto group_of = [&](const store::Vm& v) -> const store::VmGroup* {
+    auto it = groups.find(ScopedKey(v.tenant, v.group.str()));
+    return it == groups.end() ? nullptr : it->second;
+  };
+  absl::Time now = clock_.MonotonicNow();
+  auto may_retry = [&](const VmId& id) {
+    absl::MutexLock lock(&mu_);
+    auto it = retry_after_.find(id);
+    return it == retry_after_.end() || now >= it->second;
+  };
+
+  for (const auto& id : diff.boot) {
+    const store::Vm& vm = *vms[id];
+    const store::VmGroup* g = group_of(vm);
+    if (!g || !may_retry(id)) continue;
+    store::Vm v = vm;
+    store::VmGroup grp = *g;
+    Launch(id, [this, v, grp] { BootVm(v, grp, false); });
+  }
+  for (const auto& id : diff.recreate) {
+    const store::Vm& vm = *vms[id];
+    const store::VmGroup* g = group_of(vm);
+    if (!g || !may_retry(id)) continue;
+    store::Vm v = vm;
+    store::VmGroup grp = *g;
+    Launch(id, [this, v, grp] { BootVm(v, grp, true); });
+  }
+  for (const auto& id : diff.attach) {
+    if (!may_retry(id)) continue;
+    store::Vm v = *vms[id];
+    Launch(id, [this, v] { AttachVm(v); });
+  }
+  for (const auto& id : diff.teardown) {
+    store::Vm v = *vms[id];
+    Launch(id, [this, v] { TeardownVm(v); });
+  }
+  for (const auto& [host, id] : diff.orphans) {
+    HostId h = host;
+    VmId vm = id;
+    Launch(id, [this, h, vm] { RemoveOrphan(h, vm); });
+  }
+  for (const auto& [id, state] : diff.observe) {
+    NEST_RETURN_IF_ERROR(MutateVm(
+        id, [state = state](store::Vm& v) { v.observed = state; },
+        "Observed", std::string(store::Name(state))));
+    if (state != VmObservedState::kRunning) DropSession(id);
+  }
+  for (const auto& id : diff.forget) {
+    NEST_RETURN_IF_ERROR(store_.Write([&](store::WriteTx& tx) -> absl::Status {
+      tx.SetActor("control", "");
+      // Containers still pointing at the VM go back to pending (or away
+      // when they were being retired) before the VM row can go.
+      store::ListQuery q;
+      q.vm = id;
+      NEST_ASSIGN_OR_RETURN(auto page, tx.ListContainers(q));
+      for (auto c : page.items) {
+        if (c.desired == ContainerDesiredState::kRunning) {
+          c.vm = VmId();
+          c.observed = ContainerObservedState::kPending;
+          NEST_RETURN_IF_ERROR(
+              tx.UpdateContainer(c, 0, {"Requeued", "its VM was deleted"})
+                  .status());
+        } else {
+          NEST_RETURN_IF_ERROR(tx.DeleteContainer(c.id, 0, {"Deleted", ""}));
+        }
+      }
+      return tx.DeleteVm(id, 0, {"Deleted", "torn down"});
+    }));
+    absl::MutexLock lock(&mu_);
+    retry_after_.erase(id);
+  }
+  return absl::OkStatus();
+}
+
+void Controller::BootVm(const store::Vm& vm, const store::VmGroup& group,
+                        bool recreate) {
+  auto driver = Driver(vm.host);
+  if (!driver) return;
+  auto fail = [&](const absl::Status& s) {
+    spdlog::warn("vm {}: boot failed: {}", vm.id.str(), s.ToString());
+    (void)MutateVm(
+        vm.id,
+        [&](store::Vm& v) {
+          v.observed = VmObservedState::kFailed;
+          v.boot_attempts += 1;
+          v.message = std::string(s.message());
+        },
+        "BootFailed", std::string(s.message()));
+    absl::MutexLock lock(&mu_);
+    retry_after_[vm.id] = clock_.MonotonicNow() + options_.boot_retry_delay;
+  };
+  if (recreate) {
+    DropSession(vm.id);
+    absl::Status s = IgnoreNotFound(driver->Undefine(vm.id));
+    if (!s.ok()) return fail(s);
+  }
+  auto spec = provisioner_.Prepare(vm, group);
+  if (!spec.ok()) return fail(spec.status());
+  (void)MutateVm(
+      vm.id,
+      [](store::Vm& v) {
+        v.observed = VmObservedState::kBooting;
+        v.domain_name = "";
+      },
+      "Booting", "");
+  absl::Time start = clock_.MonotonicNow();
+  auto agent = agent_connector_.Boot(*driver, *spec);
+  if (!agent.ok()) return fail(agent.status());
+  absl::Duration took = clock_.MonotonicNow() - start;
+  (*agent)->SetEventHandler([this](const agent::AgentEvent&) { Wake(); });
+  {
+    absl::MutexLock lock(&mu_);
+    sessions_[vm.id] = Session{*agent, {}};
+    retry_after_.erase(vm.id);
+    ++stats_.vms_created;
+  }
+  (void)MutateVm(
+      vm.id,
+      [&](store::Vm& v) {
+        v.observed = VmObservedState::kRunning;
+        v.boot_attempts += 1;
+        v.domain_name = vmm::DomainName(vm.id);
+        v.message.clear();
+      },
+      "VmReady",
+      absl::StrCat("agent answered ", absl::ToInt64Milliseconds(took),
+                   " ms after create"));
+}
+
+void Controller::AttachVm(const store::Vm& vm) {
+  auto driver = Driver(vm.host);
+  if (!driver) return;
+  auto agent = agent_connector_.Attach(*driver, vm.id);
+  if (!agent.ok()) {
+    spdlog::warn("vm {}: attach failed: {}", vm.id.str(),
+                 agent.status().ToString());
+    absl::MutexLock lock(&mu_);
+    retry_after_[vm.id] = clock_.MonotonicNow() + options_.boot_retry_delay;
+    return;
+  }
+  (*agent)->SetEventHandler([this](const agent::AgentEvent&) { Wake(); });
+  {
+    absl::MutexLock lock(&mu_);
+    sessions_[vm.id] = Session{*agent, {}};
+    retry_after_.erase(vm.id);
+  }
+  (void)MutateVm(
+      vm.id,
+      [](store::Vm& v) {
+        v.observed = VmObservedState::kRunning;
+        v.message.clear();
+      },
+      "VmAdopted", "agent reattached");
+}
+
+void Controller::TeardownVm(const store::Vm& vm) {
+  auto driver = Driver(vm.host);
+  if (!driver) return;
+  std::shared_ptr<agent::AgentApi> agent;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(vm.id);
+    if (it != sessions_.end()) agent = it->second.agent;
+  }
+  (void)MutateVm(
+      vm.id, [](store::Vm& v) { v.observed = VmObservedState::kStopping; },
+      "Stopping", "");
+  vmm::GracefulRequest graceful;
+  if (agent) graceful = [agent] { return agent->Shutdown(true); };
+  auto path = driver->Shutdown(
+      vm.id, clock_.Now() + options_.vm_stop_deadline, graceful);
+  DropSession(vm.id);
+  if (!path.ok() && !absl::IsNotFound(path.status())) {
+    spdlog::warn("vm {}: stop failed: {}", vm.id.str(),
+                 path.status().ToString());
+    return;
+  }
+  if (vm.desired == VmDesiredState::kDeleted) {
+    absl::Status s = IgnoreNotFound(driver->Undefine(vm.id));
+    if (s.ok()) s = provisioner_.Release(vm.id);
+    if (!s.ok()) {
+      spdlog::warn("vm {}: undefine failed: {}", vm.id.str(), s.ToString());
+      return;
+    }
+  }
+  (void)MutateVm(
+      vm.id, [](store::Vm& v) { v.observed = VmObservedState::kStopped; },
+      "Stopped",
+      path.ok() ? std::string(vmm::ShutdownPathName(*path)) : "gone");
+}
+
+void Controller::RemoveOrphan(const HostId& host, const VmId& vm) {
+  auto driver = Driver(host);
+  if (!driver) return;
+  spdlog::info("host {}: removing orphaned VM {}", host.str(), vm.str());
+  absl::Status s = IgnoreNotFound(driver->Undefine(vm));
+  if (s.ok()) s = provisioner_.Release(vm);
+  if (!s.ok()) {
+    spdlog::warn("vm {}: orphan removal failed: {}", vm.str(), s.ToString());
+  }
+}
+
+void Controller::DropSession(const VmId& vm) {
+  std::shared_ptr<agent::AgentApi> agent;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(vm);
+    if (it == sessions_.end()) return;
+    agent = std::move(it->second.agent);
+    sessions_.erase(it);
+  }
+  agent->SetEventHandler(nullptr);
+}
+
+absl::StatusOr<std::shared_ptr<agent::AgentApi>> Controller::AgentFor(
+    const VmId& vm) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(vm);
+  if (it == sessions_.end()) {
+    return absl::UnavailableError(
+        absl::StrCat("VM \"", vm.str(), "\" has no agent connection yet"));
+  }
+  return it->second.agent;
+}
+
+// ---- Containers in VMs -------------------------------------------------------
+
+absl::Status Controller::StartContainer(const store::Container& c,
+                                        const store::Workload& w,
+                                        Session& session) {
+  NEST_ASSIGN_OR_RETURN(std::shared_ptr<const ImageBlob> image,
+                        images_.Get(c.tenant, w.image));
+  if (!session.images.count(image->digest)) {
+    NEST_RETURN_IF_ERROR(
+        session.agent->PutImage(image->digest, image->tar).status());
+    session.images.insert(image->digest);
+  }
+  agent::ContainerSpec spec = BuildSpec(c, w, *image);
+  auto created = session.agent->CreateContainer(spec);
+  if (absl::IsAlreadyExists(created.status())) {
+    // A previous attempt (or run, before a restart) left it: start over.
+    (void)session.agent->KillContainer(spec.id, SIGKILL);
+    NEST_RETURN_IF_ERROR(IgnoreNotFound(session.agent->DeleteContainer(spec.id)));
+    created = session.agent->CreateContainer(spec);
+  }
+  NEST_RETURN_IF_ERROR(created.status());
+  NEST_ASSIGN_OR_RETURN(agent::ContainerInfo info,
+                        session.agent->StartContainer(spec.id));
+  absl::Time started = info.started == absl::InfinitePast() ? clock_.Now()
+                                                            : info.started;
+  NEST_RETURN_IF_ERROR(MutateContainer(
+      c.id,
+      [&](store::Container& row) {
+        row.observed = ContainerObservedState::kRunning;
+        row.started_at = started;
+        row.finished_at = absl::InfinitePast();
+        row.exit_code.reset();
+        row.spec_generation = w.meta.generation;
+        row.message.clear();
+      },
+      "Started", absl::StrCat("in VM ", c.vm.str())));
+  absl::MutexLock lock(&mu_);
+  ++stats_.containers_started;
+  return absl::OkStatus();
+}
+
+absl::Status Controller::SyncContainers(const store::Snapshot& s) {
+  std::map<std::pair<std::string, std::string>, const store::Workload*> wls;
+  for (const auto& w : s.workloads) wls[{w.tenant.str(), w.name.str()}] = &w;
+  std::map<VmId, const store::Vm*> vms;
+  for (const auto& v : s.vms) vms[v.id] = &v;
+  std::map<VmId, std::vector<const store::Container*>> by_vm;
+  std::vector<absl::Status> errors;
+
+  for (const auto& c : s.containers) {
+    if (c.vm.empty()) {
+      if (c.desired != ContainerDesiredState::kRunning) {
+        errors.push_back(store_.Write([&](store::WriteTx& tx) {
+          tx.SetActor("control", "");
+          return tx.DeleteContainer(c.id, 0, {"Deleted", "retired"});
+        }));
+      }
+      continue;
+    }
+    by_vm[c.vm].push_back(&c);
+  }
+
+  // Each VM's agent is asked once per pass for what really runs there, and
+  // the rows are brought in line with the answer. Agents are called without
+  // holding mu_: sessions are copied (they hold shared_ptrs).
+  std::vector<std::pair<VmId, Session>> copies;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, session] : sessions_) copies.push_back({id, session});
+  }
+  for (auto& [vm_id, session] : copies) {
+    auto vm_it = vms.find(vm_id);
+    if (vm_it == vms.end() ||
+        vm_it->second->observed != VmObservedState::kRunning) {
+      continue;
+    }
+    auto listed = session.agent->ListContainers();
+    if (!listed.ok()) {
+      errors.push_back(Annotate(listed.status(), "vm " + vm_id.str()));
+      continue;
+    }
+    std::map<std::string, agent::ContainerInfo> running;
+    for (auto& info : *listed) running[info.id] = info;
+    std::set<std::string> rows;
+    for (const auto* c : by_vm[vm_id]) {
+      rows.insert(c->id.str());
+      auto w = wls.find({c->tenant.str(), c->workload.str()});
+      auto in_guest = running.find(c->id.str());
+      if (c->desired != ContainerDesiredState::kRunning ||
+          w == wls.end()) {
+        if (in_guest != running.end()) {
+          if (in_guest->second.state == agent::ContainerState::kRunning) {
+            (void)session.agent->KillContainer(c->id.str(), SIGKILL);
+          }
+          absl::Status d = IgnoreNotFound(
+              session.agent->DeleteContainer(c->id.str()));
+          if (!d.ok()) {
+            errors.push_back(d);
+            continue;
+          }
+        }
+        errors.push_back(store_.Write([&](store::WriteTx& tx) {
+          tx.SetActor("control", "");
+          return tx.DeleteContainer(c->id, 0, {"Deleted", "stopped"});
+        }));
+        continue;
+      }
+      if (c->observed == ContainerObservedState::kPending ||
+          c->observed == ContainerObservedState::kCreating) {
+        absl::Status st = StartContainer(*c, *w->second, session);
+        if (!st.ok()) {
+          errors.push_back(Annotate(st, "container " + c->id.str()));
+          (void)MutateContainer(
+              c->id,
+              [&](store::Container& row) { row.message = std::string(st.message()); },
+              "StartFailed", std::string(st.message()));
+        }
+        continue;
+      }
+      if (c->observed != ContainerObservedState::kRunning) continue;
+      if (in_guest == running.end()) {
+        // The guest lost it (VM rebooted): run it again.
+        errors.push_back(MutateContainer(
+            c->id,
+            [](store::Container& row) {
+              row.observed = ContainerObservedState::kPending;
+            },
+            "Lost", "not known to the agent"));
+      } else if (in_guest->second.state == agent::ContainerState::kExited) {
+        const auto& info = in_guest->second;
+        std::string msg =
+            info.oom_killed
+                ? "OOM-killed (memory.max reached)"
+                : absl::StrCat("exited with code ", info.exit_code);
+        errors.push_back(MutateContainer(
+            c->id,
+            [&](store::Container& row) {
+              row.observed = info.exit_code == 0
+                                 ? ContainerObservedState::kExited
+                                 : ContainerObservedState::kFailed;
+              row.exit_code = info.exit_code;
+              row.finished_at = info.finished == absl::InfinitePast()
+                                    ? clock_.Now()
+                                    : info.finished;
+              row.message = msg;
+            },
+            info.oom_killed ? "OOMKilled" : "Exited", msg));
+      }
+    }
+    // Whatever runs in the guest without a row is not ours to keep
+    // (preempted, or left by a crash before its row was written).
+    for (const auto& [id, info] : running) {
+      if (rows.count(id)) continue;
+      if (info.state == agent::ContainerState::kRunning) {
+        (void)session.agent->KillContainer(id, SIGKILL);
+      }
+      (void)session.agent->DeleteContainer(id);
+    }
+    // Remember pushed images for the next pass.
+    absl::MutexLock relock(&mu_);
+    auto it = sessions_.find(vm_id);
+    if (it != sessions_.end()) it->second.images.insert(
+        session.images.begin(), session.images.end());
+  }
+  for (const auto& e : errors) {
+    if (!e.ok()) return e;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace nest::control

@@ -1,0 +1,157 @@
+// The Controller runs Nest's reconcilers: hosts, container replicas,
+// placement and VMs, then containers inside VMs. Each pass is
+// level-triggered: it reads the whole state from the store and from the
+// hosts and recomputes what to do (diff.h), so a pass can run at any time,
+// any number of times, and a crash between two steps converges on the next
+// pass without duplicates.
+//
+// A pass runs when the store commits an event, when a driver or agent
+// reports something, and at least every `resync_interval`.
+//
+// Thread-safety: Start/Stop/Wake/AgentFor/ReconcileOnce are thread-safe;
+// ReconcileOnce calls are serialized internally.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "control/diff.h"
+#include "control/ports.h"
+#include "control/worker_pool.h"
+#include "core/clock.h"
+#include "core/rng.h"
+#include "store/store.h"
+
+namespace nest::control {
+
+struct ControllerOptions {
+  absl::Duration resync_interval = absl::Seconds(5);
+  // A host unreachable this long is marked down.
+  absl::Duration host_down_grace = absl::Seconds(30);
+  // How often a reachable host's heartbeat is written to the store.
+  absl::Duration heartbeat_interval = absl::Seconds(30);
+  // Graceful VM stop through the agent, then destroy.
+  absl::Duration vm_stop_deadline = absl::Seconds(20);
+  // Wait before retrying a VM whose boot failed.
+  absl::Duration boot_retry_delay = absl::Seconds(5);
+  int max_parallel_vm_ops = 4;
+  // Host memory each VM costs on top of its shape (QEMU itself).
+  int64_t vmm_overhead_mib = 64;
+  // Held back on every host for the host itself.
+  Resources host_reserved = Resources::Of(0, 512, 0);
+  uint64_t seed = 1;
+};
+
+struct PassStats {
+  int64_t passes = 0;
+  int64_t placements = 0;
+  int64_t vms_created = 0;
+  int64_t containers_started = 0;
+  int64_t errors = 0;
+  absl::Duration last_pass;
+};
+
+class Controller {
+ public:
+  Controller(store::Store& store, HostConnector& hosts,
+             VmProvisioner& provisioner, AgentConnector& agents,
+             ImageSource& images, Clock& clock, ControllerOptions options);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Starts the reconcile loop thread.
+  void Start();
+  // Stops the loop and waits for in-flight VM operations. VMs keep running.
+  void Stop();
+  // Requests a pass soon.
+  void Wake();
+
+  // One full pass, synchronously (the loop calls this; tests may too).
+  [[nodiscard]] absl::Status ReconcileOnce();
+
+  // Waits until VM operations started by earlier passes finish (tests).
+  void AwaitIdle();
+
+  // The agent of a running VM, or NOT_FOUND / UNAVAILABLE.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<agent::AgentApi>> AgentFor(
+      const VmId& vm);
+  // The driver of a host, or UNAVAILABLE.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<vmm::VmDriver>> DriverFor(
+      const HostId& host);
+
+  PassStats stats() const;
+
+ private:
+  struct HostConn {
+    std::shared_ptr<vmm::VmDriver> driver;
+    int listener = -1;
+    absl::Time next_connect = absl::InfinitePast();
+    absl::Time last_heartbeat_write = absl::InfinitePast();
+  };
+  struct Session {
+    std::shared_ptr<agent::AgentApi> agent;
+    std::set<std::string> images;  // digests already pushed
+  };
+
+  void Loop();
+  absl::Status SyncHosts(const store::Snapshot& s, Observed* observed);
+  absl::Status SyncContainerRows(const store::Snapshot& s);
+  absl::Status Place(const store::Snapshot& s);
+  absl::Status SyncVms(const store::Snapshot& s, const Observed& observed);
+  absl::Status SyncContainers(const store::Snapshot& s);
+
+  // VM operations, run on the worker pool.
+  void BootVm(const store::Vm& vm, const store::VmGroup& group,
+              bool recreate);
+  void AttachVm(const store::Vm& vm);
+  void TeardownVm(const store::Vm& vm);
+  void RemoveOrphan(const HostId& host, const VmId& vm);
+  void Launch(const VmId& vm, std::function<void()> op);
+
+  absl::Status StartContainer(const store::Container& c,
+                              const store::Workload& w, Session& session);
+  // Read-modify-write of one VM row in its own transaction.
+  absl::Status MutateVm(const VmId& id,
+                        const std::function<void(store::Vm&)>& mutate,
+                        const std::string& reason, const std::string& message);
+  absl::Status MutateContainer(
+      const ContainerId& id,
+      const std::function<void(store::Container&)>& mutate,
+      const std::string& reason, const std::string& message);
+  void DropSession(const VmId& vm);
+  std::shared_ptr<vmm::VmDriver> Driver(const HostId& host);
+
+  store::Store& store_;
+  HostConnector& host_connector_;
+  VmProvisioner& provisioner_;
+  AgentConnector& agent_connector_;
+  ImageSource& images_;
+  Clock& clock_;
+  const ControllerOptions options_;
+
+  absl::Mutex pass_mu_;  // serializes passes
+  SeededRng rng_ ABSL_GUARDED_BY(pass_mu_);
+
+  mutable absl::Mutex mu_;
+  std::map<HostId, HostConn> hosts_ ABSL_GUARDED_BY(mu_);
+  std::map<VmId, Session> sessions_ ABSL_GUARDED_BY(mu_);
+  std::set<VmId> busy_ ABSL_GUARDED_BY(mu_);
+  std::map<VmId, absl::Time> retry_after_ ABSL_GUARDED_BY(mu_);
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  PassStats stats_ ABSL_GUARDED_BY(mu_);
+
+  std::unique_ptr<WorkerPool> workers_;
+  std::thread loop_;
+};
+
+}  // namespace nest::control

@@ -1,0 +1,65 @@
+// The production implementations of the control plane's ports: libvirt
+// hosts, microVMs booted from the guest boot set, and agents reached over
+// the virtio-serial channel.
+#pragma once
+
+#include <string>
+
+#include "control/ports.h"
+#include "vmm/libvirt_driver.h"
+
+namespace nest::control {
+
+// Opens a LibvirtDriver on the host's URI. Thread-safe.
+class LibvirtHostConnector : public HostConnector {
+ public:
+  // `base` supplies accel, probe and keepalive settings; the URI comes from
+  // each host row.
+  explicit LibvirtHostConnector(vmm::LibvirtOptions base) : base_(base) {}
+  absl::StatusOr<std::shared_ptr<vmm::VmDriver>> Connect(
+      const store::Host& host) override;
+
+ private:
+  const vmm::LibvirtOptions base_;
+};
+
+// VmSpecs that boot the guest boot set, with per-VM files (console log)
+// under `vms_dir/<vm id>/`. Thread-safe.
+class BootSetProvisioner : public VmProvisioner {
+ public:
+  BootSetProvisioner(std::string kernel_path, std::string initrd_path,
+                     std::string vms_dir)
+      : kernel_(std::move(kernel_path)),
+        initrd_(std::move(initrd_path)),
+        vms_dir_(std::move(vms_dir)) {}
+  absl::StatusOr<vmm::VmSpec> Prepare(const store::Vm& vm,
+                                      const store::VmGroup& group) override;
+  absl::Status Release(const VmId& vm) override;
+
+ private:
+  const std::string kernel_, initrd_, vms_dir_;
+};
+
+struct ChannelAgentOptions {
+  // Create to agent hello, per attempt (TCG boots take seconds).
+  absl::Duration ready_timeout = absl::Seconds(60);
+  int boot_retries = 2;
+  absl::Duration attach_timeout = absl::Seconds(15);
+};
+
+// Boots with vmm::BootVm (deadline + retries) and talks to the agent with
+// agent::AgentClient over virDomainOpenChannel. Thread-safe.
+class ChannelAgentConnector : public AgentConnector {
+ public:
+  explicit ChannelAgentConnector(ChannelAgentOptions options = {})
+      : options_(options) {}
+  absl::StatusOr<std::shared_ptr<agent::AgentApi>> Boot(
+      vmm::VmDriver& driver, const vmm::VmSpec& spec) override;
+  absl::StatusOr<std::shared_ptr<agent::AgentApi>> Attach(
+      vmm::VmDriver& driver, const VmId& vm) override;
+
+ private:
+  const ChannelAgentOptions options_;
+};
+
+}  // namespace nest::control

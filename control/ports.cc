@@ -1,0 +1,19 @@
+#include "control/ports.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace nest::control {
+
+absl::StatusOr<ImportedImage> ImageSource::Import(const TenantId&,
+                                                  const std::string& name,
+                                                  const std::string&) {
+  return absl::UnimplementedError(
+      absl::StrCat("this image source cannot import images (\"", name, "\")"));
+}
+
+absl::Status ImageSource::Remove(const TenantId&, const std::string& name) {
+  return absl::UnimplementedError(
+      absl::StrCat("this image source cannot remove images (\"", name, "\")"));
+}
+
+}  // namespace nest::control
