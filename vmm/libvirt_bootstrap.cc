@@ -1,5 +1,7 @@
 #include "vmm/libvirt_bootstrap.h"
 
+#include <grp.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,20 @@ int RunDaemon(const char* prog) {
 
 }  // namespace
 
+bool EnsureKvmDeviceAccess() {
+  struct stat st;
+  if (stat("/dev/kvm", &st) != 0 || !S_ISCHR(st.st_mode)) return false;
+  struct group* kvm = getgrnam("kvm");
+  if (kvm == nullptr) return false;
+  if (st.st_gid == kvm->gr_gid && (st.st_mode & 0060) == 0060) return true;
+  if (geteuid() != 0) return false;
+  if (chown("/dev/kvm", 0, kvm->gr_gid) != 0 || chmod("/dev/kvm", 0660) != 0) {
+    return false;
+  }
+  spdlog::info("/dev/kvm set to root:kvm 0660 (what udev does on Debian)");
+  return true;
+}
+
 bool LibvirtAnswers(const std::string& uri) {
   internal::EnsureEventLoop();
   internal::ConnPtr c(virConnectOpen(uri.c_str()));
@@ -34,6 +50,7 @@ bool LibvirtAnswers(const std::string& uri) {
 }
 
 absl::Status EnsureLibvirtd(const std::string& uri, absl::Duration timeout) {
+  EnsureKvmDeviceAccess();
   if (LibvirtAnswers(uri)) return absl::OkStatus();
   if (geteuid() != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
