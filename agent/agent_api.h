@@ -17,7 +17,11 @@ namespace nest::agent {
 
 // Called for every event the agent pushes. Runs on an internal thread (the
 // client's reader thread, or the caller of a FakeAgent method): it must not
-// block and must not call back into the AgentApi synchronously.
+// block and must not call back into the AgentApi synchronously, and what it
+// captures must outlive the AgentApi (destroying a client reports
+// kDisconnected). A kHello after a kDisconnected means the stream was
+// reopened: events raised during the gap may be lost, so re-read the state
+// (ListContainers) then.
 using EventHandler = std::function<void(const AgentEvent&)>;
 
 // Called for each piece of a log stream; return false to stop the stream.
