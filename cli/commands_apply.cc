@@ -1,11 +1,12 @@
 // apply: parse and validate locally, show the server's diff (a dry run),
 // apply it, then wait until the changed objects converge.
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <sstream>
-#include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
@@ -160,7 +161,9 @@ absl::Status Apply(const Context& ctx, const ApplyOptions& options) {
   for (const auto& ch : plan.changes()) {
     if (ch.action() == nest::v1::APPLY_ACTION_CREATE ||
         ch.action() == nest::v1::APPLY_ACTION_UPDATE) {
-      targets.push_back({ch.kind() == kKindVmGroup, ch.name()});
+      bool group = absl::EqualsIgnoreCase(ch.kind(), kKindVmGroup) ||
+                   absl::EqualsIgnoreCase(ch.kind(), "group");
+      targets.push_back({group, ch.name()});
     }
   }
   PrintPlan(ctx, plan);

@@ -23,7 +23,7 @@ absl::Status InvalidWithViolations(
 std::vector<FieldViolation> ViolationsOf(const absl::Status& status) {
   std::vector<FieldViolation> out;
   auto payload = status.GetPayload(kBadRequestTypeUrl);
-  if (!payload) return out;
+  if (!payload) return GetFieldViolations(status);
   nest::v1::BadRequest bad;
   if (!bad.ParseFromString(std::string(*payload))) return out;
   for (const auto& fv : bad.field_violations()) {

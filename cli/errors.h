@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/field_errors.h"
 #include "core/status.h"
 #include "grpcpp/support/status.h"
 
@@ -21,13 +22,9 @@ inline constexpr int kExitNotFound = 3;
 inline constexpr int kExitConflict = 4;
 inline constexpr int kExitUnavailable = 5;
 
-// One bad field, as in google.rpc.BadRequest.FieldViolation.
-struct FieldViolation {
-  std::string field;
-  std::string description;
-  friend bool operator==(const FieldViolation&,
-                         const FieldViolation&) = default;
-};
+// One bad field, as in google.rpc.BadRequest.FieldViolation; the same type
+// core's FieldErrors collects.
+using FieldViolation = ::nest::FieldViolation;
 
 // Payload type URL under which violations travel inside an absl::Status
 // (the serialized nest.v1.BadRequest), the same URL gRPC servers use.
@@ -38,7 +35,8 @@ inline constexpr absl::string_view kBadRequestTypeUrl =
 absl::Status InvalidWithViolations(
     absl::string_view message, const std::vector<FieldViolation>& violations);
 
-// The violations attached to `status` (empty when there are none).
+// The violations attached to `status`: a BadRequest payload, or else the
+// payload of core's FieldErrors (empty when there are none).
 std::vector<FieldViolation> ViolationsOf(const absl::Status& status);
 
 // Converts a gRPC status to an absl::Status with the same code and message,

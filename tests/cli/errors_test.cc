@@ -70,5 +70,15 @@ TEST_CASE("errors without details, and garbage details, print one line") {
         "--timeout)");
 }
 
+TEST_CASE("violations collected by core's FieldErrors print the same way") {
+  FieldErrors errors;
+  errors.Add("spec.image", "is required");
+  std::ostringstream err;
+  PrintError(errors.ToStatus(), err);
+  CHECK(err.str() ==
+        "error: spec.image is required\n  spec.image: is required\n");
+  CHECK(ExitCodeFor(errors.ToStatus()) == 2);
+}
+
 }  // namespace
 }  // namespace nest::cli
