@@ -420,16 +420,16 @@ absl::StatusOr<GuestBootSet> BuildGuestBootSet(const InitramfsSpec& spec,
   std::string initrd = (tmp / "initrd").string();
   absl::Status st;
   switch (spec.compression) {
-    case Compression::kNone:
+    case InitrdCompression::kNone:
       fs::rename(cpio, initrd, ec);
       break;
-    case Compression::kZstd:
+    case InitrdCompression::kZstd:
       // Single-threaded at a fixed level: the output depends only on input.
       st = guest_internal::ExecOk(
                {"zstd", "-q", "-T1", "-3", "-f", "-o", initrd, cpio})
                .status();
       break;
-    case Compression::kGzip:
+    case InitrdCompression::kGzip:
       // -n: no name or timestamp in the header.
       st = guest_internal::ExecOk({"gzip", "-n", "-6", "-f", cpio}).status();
       if (st.ok()) fs::rename(cpio + ".gz", initrd, ec);

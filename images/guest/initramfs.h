@@ -29,7 +29,9 @@ std::vector<std::string> DefaultGuestModules();
 // finds its port itself through /sys/class/virtio-ports/*/name.
 std::string DefaultInitScript();
 
-enum class Compression { kNone, kGzip, kZstd };
+// Named apart from images/byte_source.h's Compression: both live in
+// nest::images and nestd includes both.
+enum class InitrdCompression { kNone, kGzip, kZstd };
 
 struct InitramfsSpec {
   GuestKernel kernel;
@@ -42,7 +44,7 @@ struct InitramfsSpec {
   std::string agent_path;
   // Empty = DefaultInitScript().
   std::string init_script;
-  Compression compression = Compression::kZstd;
+  InitrdCompression compression = InitrdCompression::kZstd;
 };
 
 struct GuestBootSet {

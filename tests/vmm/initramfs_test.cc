@@ -76,7 +76,7 @@ InitramfsSpec FakeSpec(const std::string& root) {
   s.kernel = FakeKernel(root);
   s.modules = {"virtio_mmio", "virtio_console", "bridge", "ext4"};
   s.extra_binaries = {"/usr/bin/crun"};
-  s.compression = Compression::kNone;
+  s.compression = InitrdCompression::kNone;
   return s;
 }
 
@@ -196,7 +196,8 @@ TEST_CASE("initramfs carries busybox, crun with libraries, modules, init") {
 
 TEST_CASE("zstd and gzip outputs are reproducible too") {
   TempDir t;
-  for (Compression c : {Compression::kZstd, Compression::kGzip}) {
+  for (InitrdCompression c :
+       {InitrdCompression::kZstd, InitrdCompression::kGzip}) {
     InitramfsSpec spec = FakeSpec(t.path + "/kernel");
     spec.compression = c;
     spec.extra_binaries.clear();
