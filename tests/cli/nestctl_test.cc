@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cli/app.h"
 #include "doctest/doctest.h"
 #include "tests/cli/fake_nest.h"
 
@@ -440,6 +442,25 @@ TEST_CASE("the token travels as bearer metadata, from flag or environment") {
                    {absl::StrCat("NEST_SERVER=", d.fake.address())});
   CHECK(r.code == 0);
   CHECK(absl::StartsWith(r.out, "NAME    STATE"));
+}
+
+TEST_CASE("on a terminal, progress rewrites one line") {
+  testing::FakeNest fake;
+  fake.Seed();
+  std::string address = fake.address();
+  std::vector<std::string> args = {"nestctl", "--server",
+                                   address,   "apply",
+                                   "-f",      NEST_EXAMPLES_DIR "/demo.yaml"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::istringstream in;
+  std::ostringstream out, err;
+  int code = RunNestctl(static_cast<int>(argv.size()), argv.data(), in, out,
+                        err, /*tty=*/true);
+  CHECK(code == 0);
+  CHECK(absl::StartsWith(err.str(),
+                         "\r\033[Kready: web 1/1 VMs, hello 3/3, httpd 2/2 ("));
+  CHECK(absl::EndsWith(err.str(), "s)\n"));
 }
 
 TEST_CASE("help, version and completion") {
