@@ -200,6 +200,24 @@ TEST_CASE("round trip of a stored object with status keeps the spec") {
   CHECK((*parsed)[0].workload().spec().env().at("A") == "true");
 }
 
+TEST_CASE("awkward strings survive yaml and json output") {
+  nest::v1::Workload w = Hello();
+  const char* values[] = {"a: b",   "#x",   "- y",       "multi\nline",
+                          "  lead", "'q'",  "\"dq\"",    "null",
+                          "~",      "0x1F", "1e3",       "yes",
+                          "[1]",    "{a}",  "tab\there", "é"};
+  int i = 0;
+  for (const char* v : values) {
+    (*w.mutable_spec()->mutable_env())["V" + std::to_string(i++)] = v;
+  }
+  for (Format f : {Format::kYaml, Format::kJson}) {
+    auto parsed =
+        ParseSpec(RenderDocuments({ToDocument(w)}, f, true), "printed");
+    REQUIRE(parsed.ok());
+    CHECK(MessageDifferencer::Equals((*parsed)[0].workload().spec(), w.spec()));
+  }
+}
+
 TEST_CASE("other kinds print their fields with labels and times") {
   nest::v1::Host h;
   h.mutable_meta()->set_name("local");
