@@ -120,7 +120,8 @@ class Reader {
             it->first);
         continue;
       }
-      const YAML::Node& value = it->second;
+      // A copy: it->second refers into a temporary the iterator returns.
+      const YAML::Node value = it->second;
       if (value.IsNull()) continue;
       if (f->is_map()) {
         ReadMap(value, fpath, msg, f);
