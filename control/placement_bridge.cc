@@ -107,6 +107,11 @@ PlacementInput BuildPlacementInput(const store::Snapshot& s,
     pc.isolation = wl.isolation == store::Isolation::kDedicated
                        ? placement::Isolation::kDedicated
                        : placement::Isolation::kShared;
+    // Containers of a VM share its network namespace, so two replicas
+    // listening on the same port cannot share a VM.
+    if (!wl.ports.empty()) {
+      pc.anti_affinity = placement::AntiAffinity::kDistinctVms;
+    }
     if (!c.vm.empty()) {
       auto vm = vms.find(c.vm.str());
       if (vm != vms.end()) vm->second->containers.push_back(std::move(pc));

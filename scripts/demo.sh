@@ -1,13 +1,71 @@
 #!/usr/bin/env bash
 # The first quick-start command: installs what is missing, builds, starts
-# libvirtd, and runs nestd's embedded default (`nestd --dev`).
+# libvirtd and `nestd --dev`, imports the example images, applies
+# examples/demo.yaml and waits until its containers run in microVMs.
+#
+# nestd keeps running afterwards (its log and pid are printed); stop it with
+# `kill PID`, and remove everything it created with
+# `build/tools/nestd --dev --down`. With --exit, the script stops nestd
+# itself at the end (CI uses that).
 source "$(dirname "$0")/lib/common.sh"
 require_root
 cd "$NEST_ROOT"
 
+EXIT_AT_END=0
+[ "${1:-}" = "--exit" ] && EXIT_AT_END=1
+STATE_DIR="${NEST_STATE_DIR:-/var/lib/nest}"
+LISTEN="${NEST_LISTEN:-127.0.0.1:7443}"
+BIN="$NEST_ROOT/build/tools"
+NESTCTL=("$BIN/nestctl" --server "$LISTEN")
+LOG="$STATE_DIR.nestd.log"
+
 phase "install packages" scripts/install-deps.sh
 phase "start libvirtd" scripts/libvirt-up.sh
 phase "build" scripts/build.sh "$NEST_ROOT/build"
+phase "build example images" examples/images/build.sh "$NEST_ROOT/build/examples"
+
+start_nestd() {
+  "$BIN/nestd" --dev --state-dir "$STATE_DIR" --listen "$LISTEN" >"$LOG" 2>&1 &
+  NESTD_PID=$!
+  # The first start downloads the guest kernel and builds the initramfs:
+  # show its progress until the API answers.
+  local shown=0
+  for _ in $(seq 1 600); do
+    if ! kill -0 "$NESTD_PID" 2>/dev/null; then
+      cat "$LOG" >&2
+      die "nestd exited during start-up (log above)"
+    fi
+    local lines
+    lines=$(wc -l <"$LOG")
+    if [ "$lines" -gt "$shown" ]; then
+      tail -n +"$((shown + 1))" "$LOG" | sed 's/^/  nestd| /'
+      shown=$lines
+    fi
+    "${NESTCTL[@]}" get hosts >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  die "nestd's API did not answer on $LISTEN within 10 minutes"
+}
+phase "start nestd --dev" start_nestd
+
+import_images() {
+  "${NESTCTL[@]}" image import hello "$NEST_ROOT/build/examples/oci:hello"
+  "${NESTCTL[@]}" image import httpd "$NEST_ROOT/build/examples/oci:httpd"
+}
+phase "import example images" import_images
+phase "apply examples/demo.yaml" \
+  "${NESTCTL[@]}" apply -f examples/demo.yaml --wait --wait-timeout 10m
+
+"${NESTCTL[@]}" get hosts
+"${NESTCTL[@]}" get vms
+"${NESTCTL[@]}" get containers
 print_phases
-log "running: nestd --dev"
-exec "$NEST_ROOT/build/tools/nestd" --dev
+
+if [ "$EXIT_AT_END" -eq 1 ]; then
+  kill "$NESTD_PID"
+  wait "$NESTD_PID" || true
+  log "nestd stopped (VMs keep running; remove them with: $BIN/nestd --dev --down --state-dir $STATE_DIR)"
+else
+  log "nestd --dev is running as pid $NESTD_PID, log in $LOG"
+  log "stop it: kill $NESTD_PID; remove everything: $BIN/nestd --dev --down --state-dir $STATE_DIR"
+fi

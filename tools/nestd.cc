@@ -1,37 +1,105 @@
 // nestd: the Nest control plane.
+//
+//   nestd --dev               the embedded default: local libvirt, state under
+//                             --state-dir, API on 127.0.0.1
+//   nestd --dev --down        remove everything --dev created
+//   nestd --sim HOSTS         the real control plane on simulated hosts
+//   nestd image build-guest   build (or reuse) the microVM boot set
+//   nestd backup FILE         online backup of the state database
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "spdlog/spdlog.h"
+#include "tools/nestd_app.h"
+
+namespace {
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "nestd: %s\n", std::string(s.message()).c_str());
+  return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"nestd: the Nest control plane (gRPC API, state, placement, "
-               "reconcilers)"};
+  // Agent channels and sockets report a closed peer as EPIPE; never die of
+  // SIGPIPE for it.
+  signal(SIGPIPE, SIG_IGN);
+  CLI::App app{
+      "nestd: the Nest control plane (gRPC API, state, placement, "
+      "reconcilers)"};
   app.set_version_flag("--version", std::string("nestd ") + NEST_VERSION);
-  bool dev = false;
-  std::string state_dir = "/var/lib/nest";
-  std::string log_format = "text", log_level = "info";
-  app.add_flag("--dev", dev,
-               "embedded default: local qemu:///system, state under "
-               "--state-dir, API on 127.0.0.1");
-  app.add_option("--state-dir", state_dir, "where state and images live")
+  nest::tools::DaemonConfig cfg;
+  std::string log_format = "text", log_level = "info", accel = "auto";
+  app.add_flag("--dev", cfg.dev,
+               "embedded default: local qemu:///system (libvirtd started if "
+               "needed), state under --state-dir, API on 127.0.0.1");
+  app.add_flag("--down", cfg.down,
+               "with --dev: remove every domain, file and state Nest created");
+  app.add_option("--sim", cfg.sim_hosts,
+                 "run on this many simulated hosts (no hypervisor)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--state-dir", cfg.state_dir,
+                 "state, images and VM files (QEMU must be able to read it)")
       ->capture_default_str();
-  app.add_option("--log-format", log_format, "text|json")->capture_default_str();
+  app.add_option("--listen", cfg.listen, "gRPC listen address")
+      ->capture_default_str();
+  app.add_option("--accel", accel, "auto|kvm|tcg")->capture_default_str();
+  app.add_option("--log-format", log_format, "text|json")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
+
+  auto* image = app.add_subcommand("image", "guest image commands");
+  auto* build_guest = image->add_subcommand(
+      "build-guest", "build (or reuse) the microVM kernel + initramfs");
+  image->require_subcommand(1);
+  auto* backup = app.add_subcommand(
+      "backup", "write an online backup of the state database to FILE");
+  std::string backup_file;
+  backup->add_option("FILE", backup_file, "where to write the backup")
+      ->required();
   CLI11_PARSE(app, argc, argv);
 
   auto format = nest::ParseLogFormat("--log-format", log_format);
-  if (!format.ok()) {
-    std::fprintf(stderr, "nestd: %s\n", std::string(format.status().message()).c_str());
-    return 2;
-  }
+  if (!format.ok()) return Fail(format.status());
   if (auto s = nest::SetupLogging("nestd", *format, log_level); !s.ok()) {
-    std::fprintf(stderr, "nestd: %s\n", std::string(s.message()).c_str());
+    return Fail(s);
+  }
+  auto parsed_accel = nest::vmm::ParseAccel("--accel", accel);
+  if (!parsed_accel.ok()) return Fail(parsed_accel.status());
+  cfg.accel = *parsed_accel;
+
+  absl::Status result;
+  if (build_guest->parsed()) {
+    auto set = nest::tools::EnsureGuestBootSet(cfg);
+    if (set.ok()) {
+      std::printf("%s\n%s\n", set->kernel_path.c_str(),
+                  set->initrd_path.c_str());
+    }
+    result = set.status();
+  } else if (backup->parsed()) {
+    result = nest::tools::BackupState(cfg, backup_file);
+  } else if (cfg.down) {
+    if (!cfg.dev) {
+      return Fail(absl::InvalidArgumentError("--down requires --dev"));
+    }
+    result = nest::tools::TearDownDev(cfg);
+  } else if (cfg.dev || cfg.sim_hosts > 0) {
+    result = nest::tools::RunDaemon(cfg);
+  } else {
+    std::fprintf(stderr,
+                 "nestd: nothing to do: pass --dev (local libvirt), --sim "
+                 "HOSTS, or a subcommand (see --help)\n");
     return 2;
   }
-  spdlog::error("nestd cannot run workloads yet: the control plane is not built");
-  return 1;
+  if (!result.ok()) return Fail(result);
+  return 0;
 }

@@ -1,0 +1,248 @@
+#include "tools/nestd_app.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/server.h"
+#include "api/services.h"
+#include "control/commands.h"
+#include "control/controller.h"
+#include "control/host_ports.h"
+#include "control/sim.h"
+#include "control/store_images.h"
+#include "images/guest/kernel.h"
+#include "images/image_store.h"
+#include "spdlog/spdlog.h"
+#include "store/store.h"
+#include "vmm/boot.h"
+#include "vmm/libvirt_bootstrap.h"
+#include "vmm/libvirt_driver.h"
+
+namespace nest::tools {
+namespace {
+
+constexpr char kDevTenant[] = "default";
+constexpr char kLocalHost[] = "local";
+constexpr char kLocalUri[] = "qemu:///system";
+
+std::string SelfDir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return std::filesystem::path(buf).parent_path().string();
+}
+
+absl::Status MakeDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  }
+  // QEMU runs as libvirt-qemu and must traverse into the state dir.
+  ::chmod(dir.c_str(), 0755);
+  return absl::OkStatus();
+}
+
+// Creates the tenant and hosts --dev/--sim manage, when missing.
+absl::Status Bootstrap(store::Store& store, const DaemonConfig& cfg) {
+  return store.Write([&](store::WriteTx& tx) -> absl::Status {
+    tx.SetActor("nestd", "");
+    if (absl::IsNotFound(tx.GetTenant(TenantId(kDevTenant)).status())) {
+      store::Tenant t;
+      t.name = TenantId(kDevTenant);
+      NEST_RETURN_IF_ERROR(tx.CreateTenant(t).status());
+    }
+    auto ensure_host = [&](const std::string& name,
+                           const std::string& uri) -> absl::Status {
+      if (!absl::IsNotFound(tx.GetHost(HostId(name)).status())) {
+        return absl::OkStatus();
+      }
+      store::Host h;
+      h.name = HostId(name);
+      h.libvirt_uri = uri;
+      return tx.CreateHost(h).status();
+    };
+    if (cfg.sim_hosts > 0) {
+      for (int i = 0; i < cfg.sim_hosts; ++i) {
+        char name[32];
+        std::snprintf(name, sizeof(name), "sim-%05d", i);
+        NEST_RETURN_IF_ERROR(ensure_host(name, absl::StrCat("sim://", name)));
+      }
+      return absl::OkStatus();
+    }
+    return ensure_host(kLocalHost, kLocalUri);
+  });
+}
+
+// Blocks SIGINT/SIGTERM in every thread started after this, so sigwait in
+// the main thread is the one place that sees them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+}  // namespace
+
+absl::StatusOr<images::GuestBootSet> EnsureGuestBootSet(
+    const DaemonConfig& cfg) {
+  NEST_RETURN_IF_ERROR(MakeDir(cfg.state_dir));
+  images::KernelFetchOptions kopts;
+  kopts.cache_dir = cfg.state_dir + "/cache/kernel";
+  spdlog::info("guest kernel: resolving {} (cached under {})",
+               kopts.meta_package, kopts.cache_dir);
+  NEST_ASSIGN_OR_RETURN(images::GuestKernel kernel,
+                        images::FetchGuestKernel(kopts));
+  images::InitramfsSpec spec;
+  spec.kernel = kernel;
+  spec.extra_binaries = {"/usr/bin/crun"};
+  std::string agent = SelfDir() + "/nest-agent";
+  if (::access(agent.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "nest-agent not found next to nestd (", agent,
+        "): build the nest-agent target"));
+  }
+  spec.agent_path = agent;
+  spdlog::info("guest boot set: kernel {}, agent {}", kernel.release, agent);
+  NEST_ASSIGN_OR_RETURN(
+      images::GuestBootSet set,
+      images::BuildGuestBootSet(spec, cfg.state_dir + "/images/guest"));
+  spdlog::info("guest boot set {}: {}", set.built ? "built" : "reused",
+               set.dir);
+  return set;
+}
+
+absl::Status BackupState(const DaemonConfig& cfg, const std::string& file) {
+  NEST_ASSIGN_OR_RETURN(
+      auto store, store::Store::Open({cfg.state_dir + "/nest.db"}, RealClock()));
+  NEST_RETURN_IF_ERROR(store->Backup(file));
+  std::printf("backup written to %s\n", file.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status TearDownDev(const DaemonConfig& cfg) {
+  // Only the VMs this state knows are removed: another nestd's domains on
+  // the same libvirt are not ours to delete.
+  std::set<VmId> ours;
+  std::string db = cfg.state_dir + "/nest.db";
+  if (std::filesystem::exists(db)) {
+    NEST_ASSIGN_OR_RETURN(auto store, store::Store::Open({db}, RealClock()));
+    NEST_ASSIGN_OR_RETURN(store::Snapshot snap, store->ReadSnapshot());
+    for (const auto& vm : snap.vms) ours.insert(vm.id);
+  }
+  int removed = 0;
+  if (!ours.empty() && vmm::LibvirtAnswers(kLocalUri)) {
+    vmm::LibvirtOptions opts;
+    opts.uri = kLocalUri;
+    opts.accel = vmm::Accel::kTcg;  // no probe needed to delete
+    NEST_ASSIGN_OR_RETURN(auto driver, vmm::LibvirtDriver::Open(opts));
+    NEST_ASSIGN_OR_RETURN(auto vms, driver->List(false));
+    for (const auto& vm : vms) {
+      if (!vm.owned || !ours.count(vm.id)) continue;
+      absl::Status s = driver->Undefine(vm.id);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+      std::printf("removed domain %s\n", vm.name.c_str());
+      ++removed;
+    }
+  } else if (!ours.empty()) {
+    std::printf("libvirtd is not running: no domains to remove\n");
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(cfg.state_dir)) {
+    std::filesystem::remove_all(cfg.state_dir, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("cannot remove ", cfg.state_dir, ": ", ec.message()));
+    }
+    std::printf("removed %s\n", cfg.state_dir.c_str());
+  }
+  std::printf("nestd --dev --down: %d domain(s) removed, state gone\n",
+              removed);
+  return absl::OkStatus();
+}
+
+absl::Status RunDaemon(const DaemonConfig& cfg) {
+  sigset_t stop_signals = BlockStopSignals();
+  NEST_RETURN_IF_ERROR(MakeDir(cfg.state_dir));
+  Clock& clock = RealClock();
+  NEST_ASSIGN_OR_RETURN(
+      auto store, store::Store::Open({cfg.state_dir + "/nest.db"}, clock));
+  NEST_RETURN_IF_ERROR(Bootstrap(*store, cfg));
+
+  std::unique_ptr<control::HostConnector> hosts;
+  std::unique_ptr<control::VmProvisioner> provisioner;
+  std::unique_ptr<control::AgentConnector> agents;
+  std::unique_ptr<control::ImageSource> images;
+  control::ControllerOptions copts;
+  std::string vms_dir = cfg.state_dir + "/vms";
+  if (cfg.sim_hosts > 0) {
+    hosts = std::make_unique<control::SimHostConnector>(vmm::SimHostConfig{});
+    provisioner = std::make_unique<control::SimProvisioner>();
+    agents = std::make_unique<control::SimAgentConnector>();
+    images = std::make_unique<control::StaticImageSource>();
+  } else {
+    NEST_RETURN_IF_ERROR(vmm::EnsureLibvirtd(kLocalUri));
+    NEST_ASSIGN_OR_RETURN(images::GuestBootSet boot, EnsureGuestBootSet(cfg));
+    NEST_RETURN_IF_ERROR(MakeDir(vms_dir));
+    vmm::LibvirtOptions lopts;
+    lopts.accel = cfg.accel;
+    lopts.probe_kernel = boot.kernel_path;
+    lopts.probe_initrd = boot.initrd_path;
+    lopts.probe_cache_dir = cfg.state_dir + "/cache";
+    hosts = std::make_unique<control::LibvirtHostConnector>(lopts);
+    provisioner = std::make_unique<control::BootSetProvisioner>(
+        boot.kernel_path, boot.initrd_path, vms_dir);
+    agents = std::make_unique<control::ChannelAgentConnector>();
+    NEST_ASSIGN_OR_RETURN(auto image_store,
+                          images::ImageStore::Open(cfg.state_dir));
+    images = std::make_unique<control::StoreImageSource>(
+        std::move(image_store));
+  }
+
+  control::Controller controller(*store, *hosts, *provisioner, *agents,
+                                 *images, clock, copts);
+  control::CommandsOptions cmd_opts;
+  cmd_opts.placement = {copts.vmm_overhead_mib, copts.host_reserved};
+  if (cfg.sim_hosts == 0) {
+    cmd_opts.console_log_path = [vms_dir](const VmId& vm) {
+      return absl::StrCat(vms_dir, "/", vm.str(), "/console.log");
+    };
+  }
+  control::Commands commands(*store, &controller, *images, clock, cmd_opts);
+  api::Services services = api::MakeServices(commands);
+  api::ServerOptions sopts;
+  sopts.listen_address = cfg.listen;
+  NEST_ASSIGN_OR_RETURN(auto server, api::StartServer(sopts, services.raw()));
+  controller.Start();
+
+  spdlog::info("nestd {}: state in {}, API on {} (plaintext: --dev is for "
+               "this machine only)",
+               cfg.sim_hosts > 0 ? absl::StrCat("--sim ", cfg.sim_hosts)
+                                 : std::string("--dev"),
+               cfg.state_dir, cfg.listen);
+  spdlog::info("try: nestctl apply -f examples/demo.yaml && nestctl get "
+               "containers");
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("signal {}: stopping (VMs keep running)", sig);
+  server->Shutdown();
+  controller.Stop();
+  return absl::OkStatus();
+}
+
+}  // namespace nest::tools

@@ -1,0 +1,36 @@
+// What nestd does, as functions its main() dispatches to.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "images/guest/initramfs.h"
+#include "vmm/driver.h"
+
+namespace nest::tools {
+
+struct DaemonConfig {
+  bool dev = false;
+  bool down = false;
+  int sim_hosts = 0;
+  std::string state_dir = "/var/lib/nest";
+  std::string listen = "127.0.0.1:7443";
+  vmm::Accel accel = vmm::Accel::kAuto;
+};
+
+// Builds (or reuses) the microVM boot set: Debian's cloud kernel and an
+// initramfs carrying busybox, crun and the nest-agent next to this binary.
+absl::StatusOr<images::GuestBootSet> EnsureGuestBootSet(
+    const DaemonConfig& cfg);
+
+// Runs the control plane until SIGINT or SIGTERM. VMs keep running after.
+absl::Status RunDaemon(const DaemonConfig& cfg);
+
+// nestd --dev --down: removes every Nest-owned domain on qemu:///system and
+// the state directory.
+absl::Status TearDownDev(const DaemonConfig& cfg);
+
+// Online backup of the state database to `file`.
+absl::Status BackupState(const DaemonConfig& cfg, const std::string& file);
+
+}  // namespace nest::tools
