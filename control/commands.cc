@@ -92,6 +92,7 @@ absl::StatusOr<GroupView> ViewGroup(store::ReadTx& tx,
   q.tenant = g.tenant;
   q.group = g.name;
   NEST_ASSIGN_OR_RETURN(auto vms, tx.ListVms(q));
+  v.vms = static_cast<int64_t>(vms.items.size());
   for (const auto& vm : vms.items) {
     if (vm.observed == store::VmObservedState::kRunning) {
       ++v.vms_running;
@@ -318,6 +319,13 @@ absl::StatusOr<Written> Commands::UpdateGroup(const WriteMeta& m,
   });
 }
 
+namespace {
+// A deleting group whose VMs are all gone: its row can go now.
+bool Finished(const GroupView& v) {
+  return v.group.max_size == 0 && v.vms == 0;
+}
+}  // namespace
+
 absl::StatusOr<GroupView> Commands::GetGroup(const std::string& name) {
   GroupView out;
   NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
@@ -325,10 +333,25 @@ absl::StatusOr<GroupView> Commands::GetGroup(const std::string& name) {
     NEST_ASSIGN_OR_RETURN(out, ViewGroup(tx, g));
     return absl::OkStatus();
   }));
+  if (Finished(out)) {
+    NEST_RETURN_IF_ERROR(SweepDeletedGroups().status());
+    return absl::NotFoundError(
+        absl::StrCat("VM group \"", name, "\" not found (deleted)"));
+  }
   return out;
 }
 
 absl::StatusOr<store::Page<GroupView>> Commands::ListGroups(
+    const ListOptions& page) {
+  NEST_ASSIGN_OR_RETURN(store::Page<GroupView> out, ListGroupsOnce(page));
+  bool finished = false;
+  for (const auto& g : out.items) finished = finished || Finished(g);
+  if (!finished) return out;
+  NEST_RETURN_IF_ERROR(SweepDeletedGroups().status());
+  return ListGroupsOnce(page);
+}
+
+absl::StatusOr<store::Page<GroupView>> Commands::ListGroupsOnce(
     const ListOptions& page) {
   store::Page<GroupView> out;
   NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {

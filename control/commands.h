@@ -139,6 +139,7 @@ struct GroupView {
   int64_t vms_running = 0;
   int64_t vms_pending = 0;  // not yet running
   int64_t containers = 0;
+  int64_t vms = 0;      // every VM row, including ones being torn down
   std::string message;  // "deleting: 2 VMs left"
 };
 
@@ -271,9 +272,10 @@ class Commands {
   // Refuses (FAILED_PRECONDITION) while workloads target the group.
   // Otherwise sets every VM of the group to desired-deleted and sizes the
   // group to zero (max_size 0 marks it as deleting), and removes the group
-  // row when no VM row is left: at once when it has none, else by a later
-  // DeleteGroup or SweepDeletedGroups once the controller has torn them
-  // down. A deleting group still shows in Get/List with a message.
+  // row when no VM row is left: at once when it has none, else once the
+  // controller has torn them down, by the next GetGroup/ListGroups/
+  // DeleteGroup that sees it (or SweepDeletedGroups). Until then it shows
+  // in Get/List with a "deleting" message.
   [[nodiscard]] absl::StatusOr<Written> DeleteGroup(const WriteMeta& m,
                                                     const std::string& name);
   // desired_size = desired_vms, which must be within [min, max].
@@ -381,6 +383,8 @@ class Commands {
       const WriteMeta& m,
       const std::function<absl::StatusOr<std::string>(store::WriteTx&)>& fn);
   absl::Status EnsureTenant(store::WriteTx& tx);
+  absl::StatusOr<store::Page<GroupView>> ListGroupsOnce(
+      const ListOptions& page);
   absl::StatusOr<std::shared_ptr<agent::AgentApi>> AgentOf(
       const store::Container& c);
   store::ListQuery Query(const ListOptions& page) const;
