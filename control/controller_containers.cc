@@ -1,0 +1,219 @@
+#include <csignal>
+
+#include "absl/strings/str_cat.h"
+#include "control/controller.h"
+
+namespace nest::control {
+namespace {
+
+using store::ContainerDesiredState;
+using store::ContainerObservedState;
+using store::VmObservedState;
+
+absl::Status IgnoreNotFound(absl::Status s) {
+  return absl::IsNotFound(s) ? absl::OkStatus() : s;
+}
+
+agent::ContainerSpec BuildSpec(const store::Container& c,
+                               const store::Workload& w,
+                               const ImageBlob& image) {
+  agent::ContainerSpec spec;
+  spec.id = c.id.str();
+  spec.image_digest = image.digest;
+  // OCI semantics: the workload's command replaces the entrypoint, its args
+  // replace cmd.
+  std::vector<std::string> entry = w.command.empty() ? image.entrypoint
+                                                     : w.command;
+  std::vector<std::string> args =
+      (w.args.empty() && w.command.empty()) ? image.cmd : w.args;
+  spec.args = entry;
+  spec.args.insert(spec.args.end(), args.begin(), args.end());
+  spec.env = image.env;
+  for (const auto& e : w.env) spec.env.push_back(e.name + "=" + e.value);
+  spec.cwd = image.cwd.empty() ? "/" : image.cwd;
+  spec.hostname = c.id.str();
+  if (w.requests.milli_cpu() > 0) {
+    spec.limits.cpu_period_us = 100000;
+    spec.limits.cpu_quota_us = w.requests.milli_cpu() * 100;
+  }
+  if (w.requests.memory_mib() > 0) {
+    spec.limits.memory_max_bytes = w.requests.memory_mib() * 1024 * 1024;
+  }
+  spec.limits.pids_max = 1024;
+  spec.stop_grace_s = static_cast<uint32_t>(w.stop_grace_s);
+  return spec;
+}
+
+}  // namespace
+
+// ---- Containers in VMs -------------------------------------------------------
+
+absl::Status Controller::StartContainer(const store::Container& c,
+                                        const store::Workload& w,
+                                        Session& session) {
+  NEST_ASSIGN_OR_RETURN(std::shared_ptr<const ImageBlob> image,
+                        images_.Get(c.tenant, w.image));
+  if (!session.images.count(image->digest)) {
+    NEST_RETURN_IF_ERROR(
+        session.agent->PutImage(image->digest, image->tar).status());
+    session.images.insert(image->digest);
+  }
+  agent::ContainerSpec spec = BuildSpec(c, w, *image);
+  auto created = session.agent->CreateContainer(spec);
+  if (absl::IsAlreadyExists(created.status())) {
+    // A previous attempt (or run, before a restart) left it: start over.
+    (void)session.agent->KillContainer(spec.id, SIGKILL);
+    NEST_RETURN_IF_ERROR(IgnoreNotFound(session.agent->DeleteContainer(spec.id)));
+    created = session.agent->CreateContainer(spec);
+  }
+  NEST_RETURN_IF_ERROR(created.status());
+  NEST_ASSIGN_OR_RETURN(agent::ContainerInfo info,
+                        session.agent->StartContainer(spec.id));
+  absl::Time started = info.started == absl::InfinitePast() ? clock_.Now()
+                                                            : info.started;
+  NEST_RETURN_IF_ERROR(MutateContainer(
+      c.id,
+      [&](store::Container& row) {
+        row.observed = ContainerObservedState::kRunning;
+        row.started_at = started;
+        row.finished_at = absl::InfinitePast();
+        row.exit_code.reset();
+        row.spec_generation = w.meta.generation;
+        row.message.clear();
+      },
+      "Started", absl::StrCat("in VM ", c.vm.str())));
+  absl::MutexLock lock(&mu_);
+  ++stats_.containers_started;
+  return absl::OkStatus();
+}
+
+absl::Status Controller::SyncContainers(const store::Snapshot& s) {
+  std::map<std::pair<std::string, std::string>, const store::Workload*> wls;
+  for (const auto& w : s.workloads) wls[{w.tenant.str(), w.name.str()}] = &w;
+  std::map<VmId, const store::Vm*> vms;
+  for (const auto& v : s.vms) vms[v.id] = &v;
+  std::map<VmId, std::vector<const store::Container*>> by_vm;
+  std::vector<absl::Status> errors;
+
+  for (const auto& c : s.containers) {
+    if (c.vm.empty()) {
+      if (c.desired != ContainerDesiredState::kRunning) {
+        errors.push_back(store_.Write([&](store::WriteTx& tx) {
+          tx.SetActor("control", "");
+          return tx.DeleteContainer(c.id, 0, {"Deleted", "retired"});
+        }));
+      }
+      continue;
+    }
+    by_vm[c.vm].push_back(&c);
+  }
+
+  // Each VM's agent is asked once per pass for what really runs there, and
+  // the rows are brought in line with the answer. Agents are called without
+  // holding mu_: sessions are copied (they hold shared_ptrs).
+  std::vector<std::pair<VmId, Session>> copies;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, session] : sessions_) copies.push_back({id, session});
+  }
+  for (auto& [vm_id, session] : copies) {
+    auto vm_it = vms.find(vm_id);
+    if (vm_it == vms.end() ||
+        vm_it->second->observed != VmObservedState::kRunning) {
+      continue;
+    }
+    auto listed = session.agent->ListContainers();
+    if (!listed.ok()) {
+      errors.push_back(Annotate(listed.status(), "vm " + vm_id.str()));
+      continue;
+    }
+    std::map<std::string, agent::ContainerInfo> running;
+    for (auto& info : *listed) running[info.id] = info;
+    std::set<std::string> rows;
+    for (const auto* c : by_vm[vm_id]) {
+      rows.insert(c->id.str());
+      auto w = wls.find({c->tenant.str(), c->workload.str()});
+      auto in_guest = running.find(c->id.str());
+      if (c->desired != ContainerDesiredState::kRunning ||
+          w == wls.end()) {
+        if (in_guest != running.end()) {
+          if (in_guest->second.state == agent::ContainerState::kRunning) {
+            (void)session.agent->KillContainer(c->id.str(), SIGKILL);
+          }
+          absl::Status d = IgnoreNotFound(
+              session.agent->DeleteContainer(c->id.str()));
+          if (!d.ok()) {
+            errors.push_back(d);
+            continue;
+          }
+        }
+        errors.push_back(store_.Write([&](store::WriteTx& tx) {
+          tx.SetActor("control", "");
+          return tx.DeleteContainer(c->id, 0, {"Deleted", "stopped"});
+        }));
+        continue;
+      }
+      if (c->observed == ContainerObservedState::kPending ||
+          c->observed == ContainerObservedState::kCreating) {
+        absl::Status st = StartContainer(*c, *w->second, session);
+        if (!st.ok()) {
+          errors.push_back(Annotate(st, "container " + c->id.str()));
+          (void)MutateContainer(
+              c->id,
+              [&](store::Container& row) { row.message = std::string(st.message()); },
+              "StartFailed", std::string(st.message()));
+        }
+        continue;
+      }
+      if (c->observed != ContainerObservedState::kRunning) continue;
+      if (in_guest == running.end()) {
+        // The guest lost it (VM rebooted): run it again.
+        errors.push_back(MutateContainer(
+            c->id,
+            [](store::Container& row) {
+              row.observed = ContainerObservedState::kPending;
+            },
+            "Lost", "not known to the agent"));
+      } else if (in_guest->second.state == agent::ContainerState::kExited) {
+        const auto& info = in_guest->second;
+        std::string msg =
+            info.oom_killed
+                ? "OOM-killed (memory.max reached)"
+                : absl::StrCat("exited with code ", info.exit_code);
+        errors.push_back(MutateContainer(
+            c->id,
+            [&](store::Container& row) {
+              row.observed = info.exit_code == 0
+                                 ? ContainerObservedState::kExited
+                                 : ContainerObservedState::kFailed;
+              row.exit_code = info.exit_code;
+              row.finished_at = info.finished == absl::InfinitePast()
+                                    ? clock_.Now()
+                                    : info.finished;
+              row.message = msg;
+            },
+            info.oom_killed ? "OOMKilled" : "Exited", msg));
+      }
+    }
+    // Whatever runs in the guest without a row is not ours to keep
+    // (preempted, or left by a crash before its row was written).
+    for (const auto& [id, info] : running) {
+      if (rows.count(id)) continue;
+      if (info.state == agent::ContainerState::kRunning) {
+        (void)session.agent->KillContainer(id, SIGKILL);
+      }
+      (void)session.agent->DeleteContainer(id);
+    }
+    // Remember pushed images for the next pass.
+    absl::MutexLock relock(&mu_);
+    auto it = sessions_.find(vm_id);
+    if (it != sessions_.end()) it->second.images.insert(
+        session.images.begin(), session.images.end());
+  }
+  for (const auto& e : errors) {
+    if (!e.ok()) return e;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace nest::control
