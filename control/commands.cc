@@ -239,8 +239,8 @@ absl::StatusOr<Written> Commands::DeleteHost(const WriteMeta& m,
     if (!vms.items.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "host \"", name, "\" still has ", vms.items.size(), " VM",
-          vms.items.size() == 1 ? "" : "s", " (first: ",
-          vms.items[0].id.str(), "); drain it and wait until they are gone"));
+          vms.items.size() == 1 ? "" : "s", " (first: ", vms.items[0].id.str(),
+          "); drain it and wait until they are gone"));
     }
     NEST_RETURN_IF_ERROR(tx.DeleteHost(h.name, m.expected_generation));
     return std::string();
@@ -264,15 +264,15 @@ absl::StatusOr<Written> Commands::SetHostState(const WriteMeta& m,
       store::HostState before = h.state;
       h.state = state;
       NEST_ASSIGN_OR_RETURN(
-          h, tx.UpdateHost(h, m.expected_generation,
-                           {absl::StrCat("Host", state == store::HostState::kReady
-                                                     ? "Uncordoned"
-                                                 : state == store::HostState::kCordoned
-                                                     ? "Cordoned"
-                                                     : "Draining"),
-                            absl::StrCat("host \"", name, "\": ",
-                                         store::Name(before), " -> ",
-                                         store::Name(state))}));
+          h,
+          tx.UpdateHost(
+              h, m.expected_generation,
+              {absl::StrCat(
+                   "Host", state == store::HostState::kReady      ? "Uncordoned"
+                           : state == store::HostState::kCordoned ? "Cordoned"
+                                                                  : "Draining"),
+               absl::StrCat("host \"", name, "\": ", store::Name(before),
+                            " -> ", store::Name(state))}));
     }
     NEST_ASSIGN_OR_RETURN(HostView v, ViewHost(tx, h));
     return enc(v);
@@ -329,7 +329,8 @@ bool Finished(const GroupView& v) {
 absl::StatusOr<GroupView> Commands::GetGroup(const std::string& name) {
   GroupView out;
   NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-    NEST_ASSIGN_OR_RETURN(store::VmGroup g, tx.GetGroup(tenant_, GroupId(name)));
+    NEST_ASSIGN_OR_RETURN(store::VmGroup g,
+                          tx.GetGroup(tenant_, GroupId(name)));
     NEST_ASSIGN_OR_RETURN(out, ViewGroup(tx, g));
     return absl::OkStatus();
   }));
@@ -371,7 +372,8 @@ absl::StatusOr<store::Page<GroupView>> Commands::ListGroupsOnce(
 absl::StatusOr<Written> Commands::DeleteGroup(const WriteMeta& m,
                                               const std::string& name) {
   return Mutate(m, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
-    NEST_ASSIGN_OR_RETURN(store::VmGroup g, tx.GetGroup(tenant_, GroupId(name)));
+    NEST_ASSIGN_OR_RETURN(store::VmGroup g,
+                          tx.GetGroup(tenant_, GroupId(name)));
     if (m.expected_generation != 0 &&
         m.expected_generation != g.meta.generation) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -404,16 +406,18 @@ absl::StatusOr<Written> Commands::DeleteGroup(const WriteMeta& m,
       if (vm.desired == store::VmDesiredState::kDeleted) continue;
       vm.desired = store::VmDesiredState::kDeleted;
       NEST_RETURN_IF_ERROR(
-          tx.UpdateVm(vm, 0, {"Deleting", absl::StrCat("group \"", name,
-                                                       "\" is being deleted")})
+          tx.UpdateVm(vm, 0,
+                      {"Deleting",
+                       absl::StrCat("group \"", name, "\" is being deleted")})
               .status());
     }
     if (g.max_size != 0) {
       g.min_size = g.max_size = g.desired_size = 0;
       NEST_RETURN_IF_ERROR(
-          tx.UpdateGroup(g, 0, {"Deleting",
-                                absl::StrCat("waiting for ", vms.items.size(),
-                                             " VMs to be torn down")})
+          tx.UpdateGroup(
+                g, 0,
+                {"Deleting", absl::StrCat("waiting for ", vms.items.size(),
+                                          " VMs to be torn down")})
               .status());
     }
     return std::string();
@@ -446,17 +450,18 @@ absl::StatusOr<Written> Commands::ScaleGroup(const WriteMeta& m,
                                              int64_t desired_vms,
                                              const Encoder<GroupView>& enc) {
   return Mutate(m, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
-    NEST_ASSIGN_OR_RETURN(store::VmGroup g, tx.GetGroup(tenant_, GroupId(name)));
+    NEST_ASSIGN_OR_RETURN(store::VmGroup g,
+                          tx.GetGroup(tenant_, GroupId(name)));
     if (g.max_size == 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("VM group \"", name, "\" is being deleted"));
     }
     if (desired_vms < g.min_size || desired_vms > g.max_size) {
       FieldErrors errors;
-      errors.Add("desired_vms",
-                 absl::StrCat("must be between the group's min_vms (",
-                              g.min_size, ") and max_vms (", g.max_size,
-                              "), got ", desired_vms));
+      errors.Add(
+          "desired_vms",
+          absl::StrCat("must be between the group's min_vms (", g.min_size,
+                       ") and max_vms (", g.max_size, "), got ", desired_vms));
       return errors.ToStatus();
     }
     if (g.desired_size != desired_vms) {
@@ -524,10 +529,10 @@ absl::StatusOr<Written> Commands::SetVmDesired(const WriteMeta& m,
     }
     if (m.expected_generation != 0 &&
         m.expected_generation != vm.meta.generation) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "VM \"", id, "\" is at generation ", vm.meta.generation,
-          ", but the request expected generation ", m.expected_generation,
-          "; read it again and retry"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("VM \"", id, "\" is at generation ", vm.meta.generation,
+                       ", but the request expected generation ",
+                       m.expected_generation, "; read it again and retry"));
     }
     if (vm.desired == store::VmDesiredState::kDeleted &&
         state != store::VmDesiredState::kDeleted) {
@@ -541,9 +546,10 @@ absl::StatusOr<Written> Commands::SetVmDesired(const WriteMeta& m,
           : state == store::VmDesiredState::kStopped ? "StopRequested"
                                                      : "DeleteRequested";
       NEST_ASSIGN_OR_RETURN(
-          vm, tx.UpdateVm(vm, m.expected_generation,
-                          {std::string(reason),
-                           absl::StrCat("desired state ", store::Name(state))}));
+          vm,
+          tx.UpdateVm(vm, m.expected_generation,
+                      {std::string(reason),
+                       absl::StrCat("desired state ", store::Name(state))}));
     }
     NEST_ASSIGN_OR_RETURN(VmView v, ViewVm(tx, vm));
     return enc ? enc(v) : std::string();
@@ -559,8 +565,9 @@ absl::StatusOr<std::string> Commands::ConsoleLog(const std::string& id,
     errors.Add("tail_bytes", absl::StrCat("must be >= 0, got ", tail_bytes));
     return errors.ToStatus();
   }
-  int64_t tail = tail_bytes == 0 ? options_.console_tail_default
-                                 : std::min(tail_bytes, options_.console_tail_max);
+  int64_t tail = tail_bytes == 0
+                     ? options_.console_tail_default
+                     : std::min(tail_bytes, options_.console_tail_max);
   std::string path =
       options_.console_log_path ? options_.console_log_path(VmId(id)) : "";
   if (path.empty()) {
@@ -569,8 +576,8 @@ absl::StatusOr<std::string> Commands::ConsoleLog(const std::string& id,
   }
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) {
-    return absl::UnavailableError(absl::StrCat(
-        "VM \"", id, "\" has no console log yet (", path, ")"));
+    return absl::UnavailableError(
+        absl::StrCat("VM \"", id, "\" has no console log yet (", path, ")"));
   }
   int64_t size = static_cast<int64_t>(f.tellg());
   int64_t start = std::max<int64_t>(0, size - tail);

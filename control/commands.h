@@ -243,9 +243,8 @@ class Commands {
   const TenantId& tenant() const { return tenant_; }
 
   // ---- Hosts (cluster-scoped) ----
-  [[nodiscard]] absl::StatusOr<Written> CreateHost(const WriteMeta& m,
-                                                   const HostInput& in,
-                                                   const Encoder<HostView>& enc);
+  [[nodiscard]] absl::StatusOr<Written> CreateHost(
+      const WriteMeta& m, const HostInput& in, const Encoder<HostView>& enc);
   [[nodiscard]] absl::StatusOr<HostView> GetHost(const std::string& name);
   [[nodiscard]] absl::StatusOr<store::Page<HostView>> ListHosts(
       const ListOptions& page);
@@ -312,8 +311,8 @@ class Commands {
       const ListOptions& page);
   // Removes the workload row and all its container rows in one
   // transaction; the controller then stops whatever still runs in a guest.
-  [[nodiscard]] absl::StatusOr<Written> DeleteWorkload(
-      const WriteMeta& m, const std::string& name);
+  [[nodiscard]] absl::StatusOr<Written> DeleteWorkload(const WriteMeta& m,
+                                                       const std::string& name);
   [[nodiscard]] absl::StatusOr<Written> ScaleWorkload(
       const WriteMeta& m, const std::string& name, int64_t replicas,
       const Encoder<WorkloadView>& enc);
@@ -411,8 +410,7 @@ namespace commands_internal {
 absl::Status ValidateHostUri(absl::string_view field, absl::string_view uri);
 
 absl::StatusOr<HostView> ViewHost(store::ReadTx& tx, const store::Host& h);
-absl::StatusOr<GroupView> ViewGroup(store::ReadTx& tx,
-                                    const store::VmGroup& g);
+absl::StatusOr<GroupView> ViewGroup(store::ReadTx& tx, const store::VmGroup& g);
 absl::StatusOr<VmView> ViewVm(store::ReadTx& tx, const store::Vm& vm);
 absl::StatusOr<WorkloadView> ViewWorkload(store::ReadTx& tx,
                                           const store::Workload& w);

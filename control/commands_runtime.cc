@@ -51,9 +51,9 @@ void AddMissingReplicas(const store::Snapshot& s, PlacementInput& in,
                          ? placement::Isolation::kDedicated
                          : placement::Isolation::kShared;
       if (!groups.count(pc.group.str())) {
-        in.invalid[pc.id] =
-            absl::StrCat("VM group \"", w.target_group.str(),
-                         "\" of workload \"", w.name.str(), "\" does not exist");
+        in.invalid[pc.id] = absl::StrCat("VM group \"", w.target_group.str(),
+                                         "\" of workload \"", w.name.str(),
+                                         "\" does not exist");
         continue;
       }
       in.pending.containers.push_back(std::move(pc));
@@ -197,9 +197,9 @@ absl::StatusOr<agent::ExecResult> Commands::Exec(
   FieldErrors errors;
   if (command.empty()) errors.Add("command", "must name a program to run");
   if (timeout_s < 0 || timeout_s > 3600) {
-    errors.Add("timeout_s",
-               absl::StrCat("must be between 0 (30 s) and 3600, got ",
-                            timeout_s));
+    errors.Add(
+        "timeout_s",
+        absl::StrCat("must be between 0 (30 s) and 3600, got ", timeout_s));
   }
   NEST_RETURN_IF_ERROR(errors.ToStatus());
   NEST_ASSIGN_OR_RETURN(ContainerView c, GetContainer(id));
@@ -308,7 +308,8 @@ absl::StatusOr<ExplainView> Commands::Explain(const std::string& name) {
     if (x.tenant == tenant_ && x.name.str() == name) w = &x;
   }
   if (w == nullptr) {
-    return absl::NotFoundError(absl::StrCat("workload \"", name, "\" not found"));
+    return absl::NotFoundError(
+        absl::StrCat("workload \"", name, "\" not found"));
   }
   PlacementInput in = BuildPlacementInput(s, options_.placement);
   AddMissingReplicas(s, in, tenant_);
@@ -370,14 +371,16 @@ absl::StatusOr<DryRunView> Commands::DryRun() {
       a.vm = cv->vm.str();
       a.group = Unscoped(cv->group.str());
       a.host = cv->host.str();
-    } else if (const auto* pc = std::get_if<placement::PlaceContainer>(&action)) {
+    } else if (const auto* pc =
+                   std::get_if<placement::PlaceContainer>(&action)) {
       a.action = "place_container";
       a.container = pc->container.id.str();
       a.vm = pc->vm.str();
       a.host = pc->host.str();
       a.group = Unscoped(pc->container.group.str());
       a.workload = Unscoped(pc->container.workload.str());
-    } else if (const auto* sc = std::get_if<placement::StopContainer>(&action)) {
+    } else if (const auto* sc =
+                   std::get_if<placement::StopContainer>(&action)) {
       a.action = "stop_container";
       a.container = sc->container.str();
       a.vm = sc->vm.str();

@@ -27,16 +27,16 @@ std::string F(absl::string_view prefix, absl::string_view field) {
 void CheckRange(FieldErrors& errors, const std::string& field, int64_t v,
                 int64_t lo, int64_t hi) {
   if (v < lo || v > hi) {
-    errors.Add(field, absl::StrCat("must be between ", lo, " and ", hi,
-                                   ", got ", v));
+    errors.Add(field,
+               absl::StrCat("must be between ", lo, " and ", hi, ", got ", v));
   }
 }
 
 void CheckStrings(FieldErrors& errors, const std::string& field,
                   const std::vector<std::string>& list) {
   if (static_cast<int64_t>(list.size()) > kMaxListItems) {
-    errors.Add(field, absl::StrCat("at most ", kMaxListItems,
-                                   " entries, got ", list.size()));
+    errors.Add(field, absl::StrCat("at most ", kMaxListItems, " entries, got ",
+                                   list.size()));
   }
   for (size_t i = 0; i < list.size(); ++i) {
     if (static_cast<int64_t>(list[i].size()) > kMaxArgBytes ||
@@ -70,11 +70,10 @@ std::string EnvText(const std::vector<store::EnvVar>& env) {
 std::string PortsText(const std::vector<store::Port>& ports) {
   std::vector<std::string> parts;
   for (const auto& p : ports) {
-    parts.push_back(absl::StrCat(p.name.empty() ? "" : p.name + ":",
-                                 p.container_port,
-                                 p.host_port ? absl::StrCat("->", p.host_port)
-                                             : std::string(),
-                                 "/", p.protocol));
+    parts.push_back(absl::StrCat(
+        p.name.empty() ? "" : p.name + ":", p.container_port,
+        p.host_port ? absl::StrCat("->", p.host_port) : std::string(), "/",
+        p.protocol));
   }
   return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
 }
@@ -86,9 +85,9 @@ absl::Status ValidateHostUri(absl::string_view field, absl::string_view uri) {
       "a libvirt URI such as \"qemu:///system\", "
       "\"qemu+tcp://10.0.0.2/system\" or \"qemu+tls://host/system\"";
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " must be ", expected, " (", why, "), got ",
-        QuoteForMessage(uri)));
+    return absl::InvalidArgumentError(absl::StrCat(field, " must be ", expected,
+                                                   " (", why, "), got ",
+                                                   QuoteForMessage(uri)));
   };
   if (uri.empty()) return bad("it is empty");
   if (uri.size() > 1024) return bad("longer than 1024 characters");
@@ -101,8 +100,8 @@ absl::Status ValidateHostUri(absl::string_view field, absl::string_view uri) {
   if (sep == absl::string_view::npos) return bad("no \"://\"");
   absl::string_view scheme = uri.substr(0, sep);
   absl::string_view rest = uri.substr(sep + 3);
-  static const char* kQemu[] = {"qemu",      "qemu+tcp",  "qemu+tls",
-                                "qemu+ssh",  "qemu+unix", "qemu+libssh",
+  static const char* kQemu[] = {"qemu",        "qemu+tcp",  "qemu+tls",
+                                "qemu+ssh",    "qemu+unix", "qemu+libssh",
                                 "qemu+libssh2"};
   bool qemu = std::any_of(std::begin(kQemu), std::end(kQemu),
                           [&](const char* s) { return scheme == s; });
@@ -147,8 +146,8 @@ absl::StatusOr<store::VmGroup> BuildGroup(const TenantId& tenant,
     errors.Check(spec + "shape.memory", mib.status());
     if (mib.ok() && *mib < kMinVmMemoryMiB) {
       errors.Add(spec + "shape.memory",
-                 absl::StrCat("must be at least ", kMinVmMemoryMiB,
-                              "Mi, got ", QuoteForMessage(in.memory)));
+                 absl::StrCat("must be at least ", kMinVmMemoryMiB, "Mi, got ",
+                              QuoteForMessage(in.memory)));
     }
     if (mib.ok()) g.memory_mib = *mib;
   }
@@ -164,22 +163,23 @@ absl::StatusOr<store::VmGroup> BuildGroup(const TenantId& tenant,
     if (p.ok()) g.placement = *p;
   }
   g.spread_label = in.spread_label;
-  if (!in.spread_label.empty() && g.placement != store::PlacementPolicy::kSpread) {
+  if (!in.spread_label.empty() &&
+      g.placement != store::PlacementPolicy::kSpread) {
     errors.Add(spec + "spread_label", "is only valid with policy spread");
   }
   CheckRange(errors, spec + "min_vms", in.min_vms, 0, kMaxGroupVms);
   CheckRange(errors, spec + "max_vms", in.max_vms, 1, kMaxGroupVms);
   if (in.min_vms > in.max_vms && in.max_vms >= 1) {
     errors.Add(spec + "min_vms",
-               absl::StrCat("must be at most max_vms (", in.max_vms,
-                            "), got ", in.min_vms));
+               absl::StrCat("must be at most max_vms (", in.max_vms, "), got ",
+                            in.min_vms));
   }
   if (in.desired_vms != 0 &&
       (in.desired_vms < in.min_vms || in.desired_vms > in.max_vms)) {
-    errors.Add(spec + "desired_vms",
-               absl::StrCat("must be 0 (autoscaled) or between min_vms (",
-                            in.min_vms, ") and max_vms (", in.max_vms,
-                            "), got ", in.desired_vms));
+    errors.Add(
+        spec + "desired_vms",
+        absl::StrCat("must be 0 (autoscaled) or between min_vms (", in.min_vms,
+                     ") and max_vms (", in.max_vms, "), got ", in.desired_vms));
   }
   CheckRange(errors, spec + "scale_up_cooldown_s", in.scale_up_cooldown_s, 0,
              86400);
@@ -219,7 +219,8 @@ store::Workload BuildWorkload(const TenantId& tenant, const std::string& name,
     bool ok = !k.empty() && k.size() <= 255 &&
               !absl::ascii_isdigit(static_cast<unsigned char>(k[0]));
     for (char c : k) {
-      ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_');
+      ok = ok &&
+           (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_');
     }
     if (!ok) {
       errors.Add(absl::StrCat(spec, "env[", QuoteForMessage(k), "]"),
@@ -256,8 +257,8 @@ store::Workload BuildWorkload(const TenantId& tenant, const std::string& name,
   CheckRange(errors, spec + "replicas", in.replicas, 0, kMaxReplicas);
   w.replicas = in.replicas;
   if (!in.restart_policy.empty()) {
-    auto p = store::ParseRestartPolicy(spec + "restart_policy",
-                                       in.restart_policy);
+    auto p =
+        store::ParseRestartPolicy(spec + "restart_policy", in.restart_policy);
     errors.Check(spec + "restart_policy", p.status());
     if (p.ok()) w.restart_policy = *p;
   }
@@ -334,7 +335,8 @@ std::vector<std::string> DiffGroups(const store::VmGroup& a,
                                     const store::VmGroup& b) {
   std::vector<std::string> d;
   DiffField(d, "shape.vcpus", absl::StrCat(a.vcpus), absl::StrCat(b.vcpus));
-  DiffField(d, "shape.memory", FormatMiB(a.memory_mib), FormatMiB(b.memory_mib));
+  DiffField(d, "shape.memory", FormatMiB(a.memory_mib),
+            FormatMiB(b.memory_mib));
   DiffField(d, "shape.disk", FormatMiB(a.disk_mib), FormatMiB(b.disk_mib));
   DiffField(d, "boot_image", a.boot_image, b.boot_image);
   DiffField(d, "policy", std::string(store::Name(a.placement)),

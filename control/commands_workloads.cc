@@ -14,10 +14,10 @@ namespace {
 
 absl::Status Stale(absl::string_view kind, absl::string_view name,
                    int64_t current, int64_t expected) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      kind, " \"", name, "\" is at generation ", current,
-      ", but the request expected generation ", expected,
-      "; read it again and retry"));
+  return absl::FailedPreconditionError(
+      absl::StrCat(kind, " \"", name, "\" is at generation ", current,
+                   ", but the request expected generation ", expected,
+                   "; read it again and retry"));
 }
 
 }  // namespace
@@ -29,7 +29,8 @@ static void CheckWorkloadRefs(store::ReadTx& tx, ImageSource& images,
                               const store::Workload& w,
                               const std::set<std::string>& groups_in_request,
                               const std::string& prefix, FieldErrors& errors) {
-  if (!w.target_group.empty() && !groups_in_request.count(w.target_group.str())) {
+  if (!w.target_group.empty() &&
+      !groups_in_request.count(w.target_group.str())) {
     auto g = tx.GetGroup(w.tenant, w.target_group);
     if (!g.ok()) {
       errors.Add(prefix + "spec.group",
@@ -88,7 +89,8 @@ absl::StatusOr<Written> Commands::UpdateWorkload(
                      m.expected_generation);
       }
     } else {
-      NEST_ASSIGN_OR_RETURN(cur, tx.UpdateWorkload(next, m.expected_generation));
+      NEST_ASSIGN_OR_RETURN(cur,
+                            tx.UpdateWorkload(next, m.expected_generation));
     }
     NEST_ASSIGN_OR_RETURN(WorkloadView v, ViewWorkload(tx, cur));
     return enc(v);
@@ -138,7 +140,8 @@ absl::StatusOr<Written> Commands::DeleteWorkload(const WriteMeta& m,
     NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
     for (const auto& c : cs.items) {
       NEST_RETURN_IF_ERROR(tx.DeleteContainer(
-          c.id, 0, {"Deleted", absl::StrCat("workload \"", name, "\" deleted")}));
+          c.id, 0,
+          {"Deleted", absl::StrCat("workload \"", name, "\" deleted")}));
     }
     NEST_RETURN_IF_ERROR(tx.DeleteWorkload(tenant_, w.name, 0));
     return std::string();
@@ -173,7 +176,8 @@ absl::StatusOr<Written> Commands::ScaleWorkload(
   });
 }
 
-// ---- Apply -------------------------------------------------------------------
+// ---- Apply
+// -------------------------------------------------------------------
 
 absl::StatusOr<Written> Commands::Apply(
     const WriteMeta& m, const std::vector<ApplyItem>& items, bool dry_run,
@@ -190,14 +194,16 @@ absl::StatusOr<Written> Commands::Apply(
         absl::StrCat("objects[", i, "].", group ? "group." : "workload.");
     auto& seen = group ? seen_groups : seen_workloads;
     if (!seen.insert(it.name).second) {
-      errors.Add(prefix + "name",
-                 absl::StrCat("\"", it.name, "\" appears twice in this request"));
+      errors.Add(
+          prefix + "name",
+          absl::StrCat("\"", it.name, "\" appears twice in this request"));
     }
     if (group) {
-      NEST_ASSIGN_OR_RETURN(groups[i],
-                            BuildGroup(tenant_, it.name, it.group, prefix, errors));
+      NEST_ASSIGN_OR_RETURN(
+          groups[i], BuildGroup(tenant_, it.name, it.group, prefix, errors));
     } else {
-      workloads[i] = BuildWorkload(tenant_, it.name, it.workload, prefix, errors);
+      workloads[i] =
+          BuildWorkload(tenant_, it.name, it.workload, prefix, errors);
     }
   }
   NEST_RETURN_IF_ERROR(errors.ToStatus());
@@ -234,16 +240,17 @@ absl::StatusOr<Written> Commands::Apply(
         if (!cur.ok()) {
           ch.action = ApplyAction::kCreate;
           if (!dry_run) {
-            NEST_ASSIGN_OR_RETURN(auto g, tx.CreateGroup(groups[i],
-                                                         {"Applied", ""}));
+            NEST_ASSIGN_OR_RETURN(auto g,
+                                  tx.CreateGroup(groups[i], {"Applied", ""}));
             ch.generation = g.meta.generation;
           }
           continue;
         }
         if (cur->max_size == 0) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "VM group \"", ch.name, "\" is being deleted; apply it again "
-              "once it is gone"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("VM group \"", ch.name,
+                           "\" is being deleted; apply it again "
+                           "once it is gone"));
         }
         store::VmGroup next = *cur;
         CopyGroupSpec(groups[i], next);
@@ -255,7 +262,8 @@ absl::StatusOr<Written> Commands::Apply(
         ch.action = ApplyAction::kUpdate;
         ch.diff = DiffGroups(*cur, next);
         if (!dry_run) {
-          NEST_ASSIGN_OR_RETURN(auto g, tx.UpdateGroup(next, 0, {"Applied", ""}));
+          NEST_ASSIGN_OR_RETURN(auto g,
+                                tx.UpdateGroup(next, 0, {"Applied", ""}));
           ch.generation = g.meta.generation;
         }
       } else {
@@ -264,8 +272,8 @@ absl::StatusOr<Written> Commands::Apply(
         if (!cur.ok()) {
           ch.action = ApplyAction::kCreate;
           if (!dry_run) {
-            NEST_ASSIGN_OR_RETURN(auto w, tx.CreateWorkload(workloads[i],
-                                                            {"Applied", ""}));
+            NEST_ASSIGN_OR_RETURN(
+                auto w, tx.CreateWorkload(workloads[i], {"Applied", ""}));
             ch.generation = w.meta.generation;
           }
           continue;
@@ -296,9 +304,8 @@ absl::StatusOr<Written> Commands::Apply(
   if (dry_run) {
     // Nothing is written, so nothing is recorded for idempotency either: a
     // dry run is safe to repeat as it is.
-    absl::Status st = store_.Write([&](store::WriteTx& tx) -> absl::Status {
-      return run(tx).status();
-    });
+    absl::Status st = store_.Write(
+        [&](store::WriteTx& tx) -> absl::Status { return run(tx).status(); });
     if (dry_done) return Written{dry_response, false};
     NEST_RETURN_IF_ERROR(st);
     return absl::InternalError("dry run did not finish");
@@ -306,7 +313,8 @@ absl::StatusOr<Written> Commands::Apply(
   return Mutate(m, run);
 }
 
-// ---- Images ------------------------------------------------------------------
+// ---- Images
+// ------------------------------------------------------------------
 
 absl::StatusOr<Written> Commands::ImportImage(const WriteMeta& m,
                                               const std::string& name,
@@ -325,8 +333,9 @@ absl::StatusOr<Written> Commands::ImportImage(const WriteMeta& m,
     }
   }
   if (source.empty()) {
-    errors.Add("source", "is required: a path on the nestd machine to an OCI "
-                         "layout directory or an image archive");
+    errors.Add("source",
+               "is required: a path on the nestd machine to an OCI "
+               "layout directory or an image archive");
   } else if (source.find('\0') != std::string::npos) {
     errors.Add("source", "must not contain NUL characters");
   }

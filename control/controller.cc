@@ -172,14 +172,13 @@ absl::Status Controller::SyncHosts(const store::Snapshot& s,
       {
         absl::MutexLock lock(&mu_);
         if (clock_.MonotonicNow() < hosts_[h.name].next_connect) continue;
-        hosts_[h.name].next_connect =
-            clock_.MonotonicNow() + absl::Seconds(5);
+        hosts_[h.name].next_connect = clock_.MonotonicNow() + absl::Seconds(5);
       }
       auto connected = host_connector_.Connect(h);
       if (connected.ok()) {
         driver = *connected;
-        int listener = driver->AddListener(
-            [this](const vmm::LifecycleEvent&) { Wake(); });
+        int listener =
+            driver->AddListener([this](const vmm::LifecycleEvent&) { Wake(); });
         absl::MutexLock lock(&mu_);
         hosts_[h.name].driver = driver;
         hosts_[h.name].listener = listener;
@@ -192,8 +191,7 @@ absl::Status Controller::SyncHosts(const store::Snapshot& s,
     }
     ObservedHost& obs = observed->hosts[h.name];
     absl::StatusOr<std::vector<vmm::VmInfo>> list =
-        driver ? driver->List(false)
-               : absl::UnavailableError("not connected");
+        driver ? driver->List(false) : absl::UnavailableError("not connected");
     obs.reachable = list.ok();
     if (list.ok()) {
       for (const auto& info : *list) {
@@ -218,7 +216,8 @@ absl::Status Controller::SyncHosts(const store::Snapshot& s,
       auto f = driver->GetHostFacts();
       if (f.ok()) facts = *f;
     }
-    const bool want_down = !obs.reachable && h.state != store::HostState::kDown &&
+    const bool want_down = !obs.reachable &&
+                           h.state != store::HostState::kDown &&
                            now - h.last_heartbeat > options_.host_down_grace;
     const bool came_back = obs.reachable && h.state == store::HostState::kDown;
     if (!write_heartbeat && !want_down && !came_back) continue;
@@ -232,19 +231,19 @@ absl::Status Controller::SyncHosts(const store::Snapshot& s,
       NEST_ASSIGN_OR_RETURN(store::Host cur, tx.GetHost(h.name));
       store::EventNote note{"HostFacts", ""};
       if (facts) {
-        cur.capacity = Resources::Of(facts->cpus * 1000L, facts->memory_mib,
-                                     cur.capacity.disk_mib() > 0
-                                         ? cur.capacity.disk_mib()
-                                         : int64_t{1} << 20);
+        cur.capacity =
+            Resources::Of(facts->cpus * 1000L, facts->memory_mib,
+                          cur.capacity.disk_mib() > 0 ? cur.capacity.disk_mib()
+                                                      : int64_t{1} << 20);
         cur.facts["hostname"] = facts->hostname;
         cur.facts["accel"] = std::string(vmm::AccelName(facts->accel));
         cur.facts["hypervisor"] = facts->hypervisor;
       }
       if (want_down) {
         cur.state = store::HostState::kDown;
-        note = {"HostDown", absl::StrCat("unreachable for more than ",
-                                         absl::FormatDuration(
-                                             options_.host_down_grace))};
+        note = {"HostDown",
+                absl::StrCat("unreachable for more than ",
+                             absl::FormatDuration(options_.host_down_grace))};
       } else if (came_back) {
         cur.state = store::HostState::kReady;
         note = {"HostUp", "reachable again"};
@@ -277,13 +276,14 @@ absl::Status Controller::SyncContainerRows(const store::Snapshot& s) {
     }
     for (const auto& id : diff.restart) {
       NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(id));
-      std::string msg = absl::StrCat("restart #", c.restarts + 1,
-                                     " after exit code ",
-                                     c.exit_code.value_or(-1));
+      std::string msg =
+          absl::StrCat("restart #", c.restarts + 1, " after exit code ",
+                       c.exit_code.value_or(-1));
       c.observed = ContainerObservedState::kPending;
       c.restarts += 1;
       c.exit_code.reset();
-      NEST_RETURN_IF_ERROR(tx.UpdateContainer(c, 0, {"Restarting", msg}).status());
+      NEST_RETURN_IF_ERROR(
+          tx.UpdateContainer(c, 0, {"Restarting", msg}).status());
     }
     return absl::OkStatus();
   });
@@ -346,13 +346,15 @@ absl::Status Controller::Place(const store::Snapshot& s) {
         c.vm = vm;
         c.message.clear();
         NEST_RETURN_IF_ERROR(
-            tx.UpdateContainer(c, 0, {"Placed", absl::StrCat("on VM ", vm.str())})
+            tx.UpdateContainer(c, 0,
+                               {"Placed", absl::StrCat("on VM ", vm.str())})
                 .status());
         ++placed;
         messages.erase(c.id);
       } else if (const auto* sc =
                      std::get_if<placement::StopContainer>(&action)) {
-        NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(sc->container));
+        NEST_ASSIGN_OR_RETURN(store::Container c,
+                              tx.GetContainer(sc->container));
         // Re-queued: the container sync kills what runs in the old VM
         // because no row points there any more.
         c.vm = VmId();
@@ -366,7 +368,8 @@ absl::Status Controller::Place(const store::Snapshot& s) {
       if (row == rows.end() || row->second->message == msg) continue;
       NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(id));
       c.message = msg;
-      NEST_RETURN_IF_ERROR(tx.UpdateContainer(c, 0, {"Unplaceable", msg}).status());
+      NEST_RETURN_IF_ERROR(
+          tx.UpdateContainer(c, 0, {"Unplaceable", msg}).status());
     }
     return absl::OkStatus();
   }));
@@ -392,8 +395,7 @@ absl::Status Controller::MutateVm(const VmId& id,
 }
 
 absl::Status Controller::MutateContainer(
-    const ContainerId& id,
-    const std::function<void(store::Container&)>& mutate,
+    const ContainerId& id, const std::function<void(store::Container&)>& mutate,
     const std::string& reason, const std::string& message) {
   return store_.Write([&](store::WriteTx& tx) -> absl::Status {
     tx.SetActor("control", "");
@@ -470,8 +472,8 @@ absl::Status Controller::SyncVms(const store::Snapshot& s,
   }
   for (const auto& [id, state] : diff.observe) {
     NEST_RETURN_IF_ERROR(MutateVm(
-        id, [state = state](store::Vm& v) { v.observed = state; },
-        "Observed", std::string(store::Name(state))));
+        id, [state = state](store::Vm& v) { v.observed = state; }, "Observed",
+        std::string(store::Name(state))));
     if (state != VmObservedState::kRunning) DropSession(id);
   }
   for (const auto& id : diff.forget) {
@@ -596,8 +598,8 @@ void Controller::TeardownVm(const store::Vm& vm) {
       "Stopping", "");
   vmm::GracefulRequest graceful;
   if (agent) graceful = [agent] { return agent->Shutdown(true); };
-  auto path = driver->Shutdown(
-      vm.id, clock_.Now() + options_.vm_stop_deadline, graceful);
+  auto path = driver->Shutdown(vm.id, clock_.Now() + options_.vm_stop_deadline,
+                               graceful);
   DropSession(vm.id);
   if (!path.ok() && !absl::IsNotFound(path.status())) {
     spdlog::warn("vm {}: stop failed: {}", vm.id.str(),

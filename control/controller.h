@@ -110,8 +110,7 @@ class Controller {
   absl::Status SyncContainers(const store::Snapshot& s);
 
   // VM operations, run on the worker pool.
-  void BootVm(const store::Vm& vm, const store::VmGroup& group,
-              bool recreate);
+  void BootVm(const store::Vm& vm, const store::VmGroup& group, bool recreate);
   void AttachVm(const store::Vm& vm);
   void TeardownVm(const store::Vm& vm);
   void RemoveOrphan(const HostId& host, const VmId& vm);

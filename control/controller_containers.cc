@@ -22,8 +22,8 @@ agent::ContainerSpec BuildSpec(const store::Container& c,
   spec.image_digest = image.digest;
   // OCI semantics: the workload's command replaces the entrypoint, its args
   // replace cmd.
-  std::vector<std::string> entry = w.command.empty() ? image.entrypoint
-                                                     : w.command;
+  std::vector<std::string> entry =
+      w.command.empty() ? image.entrypoint : w.command;
   std::vector<std::string> args =
       (w.args.empty() && w.command.empty()) ? image.cmd : w.args;
   spec.args = entry;
@@ -46,7 +46,8 @@ agent::ContainerSpec BuildSpec(const store::Container& c,
 
 }  // namespace
 
-// ---- Containers in VMs -------------------------------------------------------
+// ---- Containers in VMs
+// -------------------------------------------------------
 
 absl::Status Controller::StartContainer(const store::Container& c,
                                         const store::Workload& w,
@@ -63,14 +64,15 @@ absl::Status Controller::StartContainer(const store::Container& c,
   if (absl::IsAlreadyExists(created.status())) {
     // A previous attempt (or run, before a restart) left it: start over.
     (void)session.agent->KillContainer(spec.id, SIGKILL);
-    NEST_RETURN_IF_ERROR(IgnoreNotFound(session.agent->DeleteContainer(spec.id)));
+    NEST_RETURN_IF_ERROR(
+        IgnoreNotFound(session.agent->DeleteContainer(spec.id)));
     created = session.agent->CreateContainer(spec);
   }
   NEST_RETURN_IF_ERROR(created.status());
   NEST_ASSIGN_OR_RETURN(agent::ContainerInfo info,
                         session.agent->StartContainer(spec.id));
-  absl::Time started = info.started == absl::InfinitePast() ? clock_.Now()
-                                                            : info.started;
+  absl::Time started =
+      info.started == absl::InfinitePast() ? clock_.Now() : info.started;
   NEST_RETURN_IF_ERROR(MutateContainer(
       c.id,
       [&](store::Container& row) {
@@ -134,14 +136,13 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
       rows.insert(c->id.str());
       auto w = wls.find({c->tenant.str(), c->workload.str()});
       auto in_guest = running.find(c->id.str());
-      if (c->desired != ContainerDesiredState::kRunning ||
-          w == wls.end()) {
+      if (c->desired != ContainerDesiredState::kRunning || w == wls.end()) {
         if (in_guest != running.end()) {
           if (in_guest->second.state == agent::ContainerState::kRunning) {
             (void)session.agent->KillContainer(c->id.str(), SIGKILL);
           }
-          absl::Status d = IgnoreNotFound(
-              session.agent->DeleteContainer(c->id.str()));
+          absl::Status d =
+              IgnoreNotFound(session.agent->DeleteContainer(c->id.str()));
           if (!d.ok()) {
             errors.push_back(d);
             continue;
@@ -160,7 +161,9 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
           errors.push_back(Annotate(st, "container " + c->id.str()));
           (void)MutateContainer(
               c->id,
-              [&](store::Container& row) { row.message = std::string(st.message()); },
+              [&](store::Container& row) {
+                row.message = std::string(st.message());
+              },
               "StartFailed", std::string(st.message()));
         }
         continue;
@@ -177,9 +180,8 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
       } else if (in_guest->second.state == agent::ContainerState::kExited) {
         const auto& info = in_guest->second;
         std::string msg =
-            info.oom_killed
-                ? "OOM-killed (memory.max reached)"
-                : absl::StrCat("exited with code ", info.exit_code);
+            info.oom_killed ? "OOM-killed (memory.max reached)"
+                            : absl::StrCat("exited with code ", info.exit_code);
         errors.push_back(MutateContainer(
             c->id,
             [&](store::Container& row) {
@@ -207,8 +209,8 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
     // Remember pushed images for the next pass.
     absl::MutexLock relock(&mu_);
     auto it = sessions_.find(vm_id);
-    if (it != sessions_.end()) it->second.images.insert(
-        session.images.begin(), session.images.end());
+    if (it != sessions_.end())
+      it->second.images.insert(session.images.begin(), session.images.end());
   }
   for (const auto& e : errors) {
     if (!e.ok()) return e;

@@ -55,8 +55,8 @@ struct ObservedHost {
 
 struct Observed {
   std::map<HostId, ObservedHost> hosts;
-  std::set<VmId> agents;   // connected agent sessions
-  std::set<VmId> busy;     // a boot/attach/teardown is in flight
+  std::set<VmId> agents;  // connected agent sessions
+  std::set<VmId> busy;    // a boot/attach/teardown is in flight
 };
 
 struct VmDiff {

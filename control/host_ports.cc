@@ -58,9 +58,9 @@ namespace {
 // through the driver. The driver must outlive the client: the controller
 // keeps drivers for the life of the process.
 std::shared_ptr<agent::AgentClient> MakeClient(
-    vmm::VmDriver& driver, const VmId& vm,
-    std::unique_ptr<ByteStream> first) {
-  auto pending = std::make_shared<std::unique_ptr<ByteStream>>(std::move(first));
+    vmm::VmDriver& driver, const VmId& vm, std::unique_ptr<ByteStream> first) {
+  auto pending =
+      std::make_shared<std::unique_ptr<ByteStream>>(std::move(first));
   return std::make_shared<agent::AgentClient>(
       [&driver, vm, pending]() -> absl::StatusOr<std::unique_ptr<ByteStream>> {
         if (*pending) return std::move(*pending);

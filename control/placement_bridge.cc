@@ -43,7 +43,8 @@ PlacementInput BuildPlacementInput(const store::Snapshot& s,
     // Never reserve more than there is: a small host just gets no room.
     ph.reserved = params.host_reserved;
     for (int d = 0; d < kDims; ++d) {
-      if (ph.reserved.v[d] > h.capacity.v[d]) ph.reserved.v[d] = h.capacity.v[d];
+      if (ph.reserved.v[d] > h.capacity.v[d])
+        ph.reserved.v[d] = h.capacity.v[d];
     }
     ph.labels = h.labels;
     ph.state = ToPlacement(h.state);
@@ -120,9 +121,9 @@ PlacementInput BuildPlacementInput(const store::Snapshot& s,
     // Finished replicas hold no resources and need no place.
     if (c.observed == store::ContainerObservedState::kExited) continue;
     if (!groups.count(pc.group.str())) {
-      in.invalid[c.id] = absl::StrCat("VM group \"", wl.target_group.str(),
-                                      "\" of workload \"", wl.name.str(),
-                                      "\" does not exist");
+      in.invalid[c.id] =
+          absl::StrCat("VM group \"", wl.target_group.str(),
+                       "\" of workload \"", wl.name.str(), "\" does not exist");
       continue;
     }
     in.pending.containers.push_back(std::move(pc));

@@ -45,8 +45,8 @@ class AgentConnector {
       vmm::VmDriver& driver, const vmm::VmSpec& spec) = 0;
   // Connects to the agent of a VM that is already running (after nestd
   // restarted, or after the agent connection broke).
-  [[nodiscard]] virtual absl::StatusOr<std::shared_ptr<agent::AgentApi>>
-  Attach(vmm::VmDriver& driver, const VmId& vm) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::shared_ptr<agent::AgentApi>> Attach(
+      vmm::VmDriver& driver, const VmId& vm) = 0;
 };
 
 // A container image as the agent needs it.

@@ -9,8 +9,8 @@ absl::StatusOr<std::shared_ptr<vmm::VmDriver>> SimHostConnector::Connect(
     const store::Host& host) {
   absl::MutexLock lock(&mu_);
   if (unreachable_.count(host.name)) {
-    return absl::UnavailableError(
-        absl::StrCat("simulated host \"", host.name.str(), "\" is unreachable"));
+    return absl::UnavailableError(absl::StrCat(
+        "simulated host \"", host.name.str(), "\" is unreachable"));
   }
   ++connects_;
   auto& d = hosts_[host.name];

@@ -15,8 +15,8 @@ absl::StatusOr<std::shared_ptr<const ImageBlob>> StoreImageSource::Get(
   if (!record.ok()) {
     if (absl::IsNotFound(record.status())) {
       return absl::NotFoundError(absl::StrCat(
-          "image \"", name, "\" is not imported (nestctl image import ",
-          name, " SOURCE)"));
+          "image \"", name, "\" is not imported (nestctl image import ", name,
+          " SOURCE)"));
     }
     return record.status();
   }
@@ -33,9 +33,8 @@ absl::StatusOr<std::shared_ptr<const ImageBlob>> StoreImageSource::Get(
   // the rootfs, so the guest's cache hits across nestd restarts.
   NEST_ASSIGN_OR_RETURN(
       images::CommandResult tar,
-      images::RunChecked({"tar", "--sort=name", "--numeric-owner",
-                          "--mtime=@0", "-C", store_->RootfsPath(*record),
-                          "-cf", "-", "."}));
+      images::RunChecked({"tar", "--sort=name", "--numeric-owner", "--mtime=@0",
+                          "-C", store_->RootfsPath(*record), "-cf", "-", "."}));
   NEST_ASSIGN_OR_RETURN(std::string config_json, store_->ImageConfig(name));
   NEST_ASSIGN_OR_RETURN(images::ImageConfig config,
                         images::ParseImageConfig(config_json));

@@ -112,9 +112,9 @@ absl::StatusOr<images::GuestBootSet> EnsureGuestBootSet(
   spec.extra_binaries = {"/usr/bin/crun"};
   std::string agent = SelfDir() + "/nest-agent";
   if (::access(agent.c_str(), X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "nest-agent not found next to nestd (", agent,
-        "): build the nest-agent target"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("nest-agent not found next to nestd (", agent,
+                     "): build the nest-agent target"));
   }
   spec.agent_path = agent;
   spdlog::info("guest boot set: kernel {}, agent {}", kernel.release, agent);
@@ -128,7 +128,8 @@ absl::StatusOr<images::GuestBootSet> EnsureGuestBootSet(
 
 absl::Status BackupState(const DaemonConfig& cfg, const std::string& file) {
   NEST_ASSIGN_OR_RETURN(
-      auto store, store::Store::Open({cfg.state_dir + "/nest.db"}, RealClock()));
+      auto store,
+      store::Store::Open({cfg.state_dir + "/nest.db"}, RealClock()));
   NEST_RETURN_IF_ERROR(store->Backup(file));
   std::printf("backup written to %s\n", file.c_str());
   return absl::OkStatus();
@@ -209,12 +210,12 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
     agents = std::make_unique<control::ChannelAgentConnector>();
     NEST_ASSIGN_OR_RETURN(auto image_store,
                           images::ImageStore::Open(cfg.state_dir));
-    images = std::make_unique<control::StoreImageSource>(
-        std::move(image_store));
+    images =
+        std::make_unique<control::StoreImageSource>(std::move(image_store));
   }
 
-  control::Controller controller(*store, *hosts, *provisioner, *agents,
-                                 *images, clock, copts);
+  control::Controller controller(*store, *hosts, *provisioner, *agents, *images,
+                                 clock, copts);
   control::CommandsOptions cmd_opts;
   cmd_opts.placement = {copts.vmm_overhead_mib, copts.host_reserved};
   if (cfg.sim_hosts == 0) {
@@ -229,13 +230,15 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
   NEST_ASSIGN_OR_RETURN(auto server, api::StartServer(sopts, services.raw()));
   controller.Start();
 
-  spdlog::info("nestd {}: state in {}, API on {} (plaintext: --dev is for "
-               "this machine only)",
-               cfg.sim_hosts > 0 ? absl::StrCat("--sim ", cfg.sim_hosts)
-                                 : std::string("--dev"),
-               cfg.state_dir, cfg.listen);
-  spdlog::info("try: nestctl apply -f examples/demo.yaml && nestctl get "
-               "containers");
+  spdlog::info(
+      "nestd {}: state in {}, API on {} (plaintext: --dev is for "
+      "this machine only)",
+      cfg.sim_hosts > 0 ? absl::StrCat("--sim ", cfg.sim_hosts)
+                        : std::string("--dev"),
+      cfg.state_dir, cfg.listen);
+  spdlog::info(
+      "try: nestctl apply -f examples/demo.yaml && nestctl get "
+      "containers");
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
