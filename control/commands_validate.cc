@@ -154,6 +154,12 @@ absl::StatusOr<store::VmGroup> BuildGroup(const TenantId& tenant,
   if (!in.disk.empty()) {
     auto mib = ParseMiB(spec + "shape.disk", in.disk);
     errors.Check(spec + "shape.disk", mib.status());
+    // The VM's data disk (see images::CreateDataDisk for the bounds).
+    if (mib.ok() && (*mib < 16 || *mib > (int64_t{16} << 20))) {
+      errors.Add(spec + "shape.disk",
+                 absl::StrCat("must be between 16Mi and 16Ti, got ",
+                              QuoteForMessage(in.disk)));
+    }
     if (mib.ok()) g.disk_mib = *mib;
   }
   g.boot_image = in.boot_image;

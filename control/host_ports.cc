@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/client.h"
+#include "images/disk.h"
 #include "vmm/boot.h"
 
 namespace nest::control {
@@ -39,6 +40,18 @@ absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
   spec.kernel_path = kernel_;
   spec.initrd_path = initrd_;
   spec.console_log_path = absl::StrCat(dir, "/console.log");
+  // Container root filesystems and the guest's image cache live on this
+  // disk, not in guest RAM. A disk left by an earlier attempt (a crash
+  // between Prepare and boot) is reused: it only ever holds an ext4 that
+  // the guest owns.
+  std::string data = absl::StrCat(dir, "/data.qcow2");
+  struct stat st;
+  if (::stat(data.c_str(), &st) != 0) {
+    NEST_RETURN_IF_ERROR(
+        Annotate(images::CreateDataDisk(data, group.disk_mib),
+                 absl::StrCat("data disk of VM ", vm.id.str())));
+  }
+  spec.data_disk = vmm::DiskSpec{data, "qcow2", false};
   return spec;
 }
 

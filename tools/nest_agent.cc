@@ -142,9 +142,9 @@ int main(int argc, char** argv) {
   app.add_option("--connection-fd", connection_fd,
                  "serve one already-connected socket fd, then exit");
   app.add_option("--state-dir", state_dir,
-                 "image cache root (default /var/lib/nest when writable, "
-                 "else /run/nest/state)");
-  app.add_option("--run-dir", run_dir, "bundles, container logs and crun state")
+                 "image cache and container bundles (default /var/lib/nest "
+                 "when writable, else /run/nest/state)");
+  app.add_option("--run-dir", run_dir, "container logs and crun state")
       ->capture_default_str();
   app.add_option("--crun", crun, "crun binary")->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
@@ -173,7 +173,9 @@ int main(int argc, char** argv) {
   nest::agent::CrunRuntime::Options ro;
   ro.crun = crun;
   ro.state_root = run_dir + "/crun";
-  ro.bundle_root = run_dir + "/bundles";
+  // Bundles hold each container's writable layer: on the data disk with
+  // the image cache, not in guest RAM.
+  ro.bundle_root = state_dir + "/bundles";
   nest::agent::CrunRuntime runtime(ro);
   nest::agent::ImageStore images(state_dir + "/images");
   nest::agent::ContainerManager containers({run_dir + "/containers"}, runtime,

@@ -52,6 +52,8 @@ ip link set lo up 2>/dev/null
 if [ -b /dev/vda ]; then
   mount -t ext4 /dev/vda /var/lib/nest || log "mounting /dev/vda failed"
 fi
+# No container survives a reboot: drop writable layers of the last boot.
+rm -rf /var/lib/nest/bundles
 
 if [ -x /usr/bin/nest-agent ]; then
   log "starting nest-agent"
