@@ -234,7 +234,8 @@ v1::Host ToProto(const control::HostView& v) {
   const store::Host& h = v.host;
   v1::Host out;
   SetMeta(h.name.str(), TenantId(), h.meta, out.mutable_meta());
-  for (const auto& [k, val] : h.labels) (*out.mutable_meta()->mutable_labels())[k] = val;
+  for (const auto& [k, val] : h.labels)
+    (*out.mutable_meta()->mutable_labels())[k] = val;
   out.set_uri(h.libvirt_uri);
   out.set_state(ToProto(h.state));
   out.mutable_capacity()->set_cpu(FormatMilliCpu(h.capacity.milli_cpu()));
@@ -359,6 +360,8 @@ v1::Workload ToProto(const control::WorkloadView& v) {
   st->set_succeeded(static_cast<int32_t>(v.succeeded));
   st->set_failed(static_cast<int32_t>(v.failed));
   st->set_message(v.message);
+  st->set_observed_generation(v.observed_generation);
+  st->set_ready(static_cast<int32_t>(v.ready));
   return out;
 }
 

@@ -86,11 +86,20 @@ absl::StatusOr<std::pair<std::string, bool>> Progress(const Context& ctx,
       FromGrpc(c.workloads().GetWorkload(c.Context().get(), req, &resp),
                "get workload"));
   const auto& w = resp.workload();
-  // A container that ran to completion (exit 0) counts: a batch workload
-  // such as the demo's hello converges when all of it has run.
-  int ready = w.status().running() + w.status().succeeded();
-  bool done = ready >= w.spec().replicas() && w.status().pending() == 0;
+  const auto& st = w.status();
+  // Counts alone can be met by the replicas of the previous spec right
+  // after an update: only a status that observed this generation counts.
+  // Then every live replica runs it, so a container that ran to completion
+  // (exit 0) counts too: a batch workload such as the demo's hello
+  // converges when all of it has run.
+  bool rolled_out = st.observed_generation() == w.meta().generation();
+  int ready = st.ready() + (rolled_out ? st.succeeded() : 0);
+  bool done = rolled_out && ready >= w.spec().replicas() && st.pending() == 0;
   std::string text = absl::StrCat(t.name, " ", ready, "/", w.spec().replicas());
+  if (!rolled_out) {
+    absl::StrAppend(&text, " (at generation ", st.observed_generation(), " of ",
+                    w.meta().generation(), ")");
+  }
   if (w.status().failed() > 0) {
     absl::StrAppend(&text, " (", w.status().failed(), " failed)");
   }

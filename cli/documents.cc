@@ -180,7 +180,7 @@ std::string RenderTable(const std::vector<nest::v1::Workload>& items,
        {"IMAGE", false, [](const W& w) { return w.spec().image(); }},
        {"READY", false,
         [](const W& w) {
-          return absl::StrCat(w.status().running(), "/", w.spec().replicas());
+          return absl::StrCat(w.status().ready(), "/", w.spec().replicas());
         }},
        {"PENDING", false,
         [](const W& w) { return absl::StrCat(w.status().pending()); }},

@@ -3,8 +3,10 @@
 // containers, events and placement in commands_runtime.cc.
 #include "control/commands.h"
 
+#include <algorithm>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/validate.h"
@@ -50,12 +52,31 @@ absl::StatusOr<Written> Commands::Mutate(
   return Written{std::move(r.response), r.replayed};
 }
 
-store::ListQuery Commands::Query(const ListOptions& page) const {
+absl::StatusOr<store::ListQuery> Commands::Query(
+    const ListOptions& page) const {
+  if (page.page_size < 0) {
+    FieldErrors errors;
+    errors.Add("page.page_size",
+               absl::StrCat("must be 0 (the default, ", kDefaultPageSize,
+                            ") or more, got ", page.page_size));
+    return errors.ToStatus();
+  }
   store::ListQuery q;
-  q.limit = page.page_size <= 0 ? kDefaultPageSize
+  q.limit = page.page_size == 0 ? kDefaultPageSize
                                 : std::min(page.page_size, kMaxPageSize);
   q.page_token = page.page_token;
   return q;
+}
+
+absl::Status Commands::PageError(const absl::Status& listed) {
+  // The store decodes page tokens; its complaint is about this field.
+  if (!absl::IsInvalidArgument(listed) || !GetFieldViolations(listed).empty() ||
+      !absl::StartsWith(listed.message(), "page_token")) {
+    return listed;
+  }
+  FieldErrors errors;
+  errors.Add("page.page_token", listed.message());
+  return errors.ToStatus();
 }
 
 // ---- Views -----------------------------------------------------------------
@@ -134,11 +155,17 @@ absl::StatusOr<WorkloadView> ViewWorkload(store::ReadTx& tx,
   q.tenant = w.tenant;
   q.workload = w.name;
   NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
+  // What the controller has acted on is read off the replicas themselves:
+  // each records the generation it was started from.
+  v.observed_generation = w.meta.generation;
   for (const auto& c : cs.items) {
     if (c.desired == store::ContainerDesiredState::kDeleted) continue;
+    const bool current = c.spec_generation == w.meta.generation;
+    v.observed_generation = std::min(v.observed_generation, c.spec_generation);
     switch (c.observed) {
       case store::ContainerObservedState::kRunning:
         ++v.running;
+        if (current) ++v.ready;
         break;
       case store::ContainerObservedState::kExited:
         if (c.exit_code.value_or(-1) == 0) {
@@ -217,15 +244,17 @@ absl::StatusOr<HostView> Commands::GetHost(const std::string& name) {
 absl::StatusOr<store::Page<HostView>> Commands::ListHosts(
     const ListOptions& page) {
   store::Page<HostView> out;
-  NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-    NEST_ASSIGN_OR_RETURN(auto hosts, tx.ListHosts(Query(page)));
-    for (const auto& h : hosts.items) {
-      NEST_ASSIGN_OR_RETURN(HostView v, ViewHost(tx, h));
-      out.items.push_back(std::move(v));
-    }
-    out.next_page_token = hosts.next_page_token;
-    return absl::OkStatus();
-  }));
+  NEST_RETURN_IF_ERROR(
+      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
+        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+        NEST_ASSIGN_OR_RETURN(auto hosts, tx.ListHosts(q));
+        for (const auto& h : hosts.items) {
+          NEST_ASSIGN_OR_RETURN(HostView v, ViewHost(tx, h));
+          out.items.push_back(std::move(v));
+        }
+        out.next_page_token = hosts.next_page_token;
+        return absl::OkStatus();
+      })));
   return out;
 }
 
@@ -355,17 +384,18 @@ absl::StatusOr<store::Page<GroupView>> Commands::ListGroups(
 absl::StatusOr<store::Page<GroupView>> Commands::ListGroupsOnce(
     const ListOptions& page) {
   store::Page<GroupView> out;
-  NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-    store::ListQuery q = Query(page);
-    q.tenant = tenant_;
-    NEST_ASSIGN_OR_RETURN(auto groups, tx.ListGroups(q));
-    for (const auto& g : groups.items) {
-      NEST_ASSIGN_OR_RETURN(GroupView v, ViewGroup(tx, g));
-      out.items.push_back(std::move(v));
-    }
-    out.next_page_token = groups.next_page_token;
-    return absl::OkStatus();
-  }));
+  NEST_RETURN_IF_ERROR(
+      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
+        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+        q.tenant = tenant_;
+        NEST_ASSIGN_OR_RETURN(auto groups, tx.ListGroups(q));
+        for (const auto& g : groups.items) {
+          NEST_ASSIGN_OR_RETURN(GroupView v, ViewGroup(tx, g));
+          out.items.push_back(std::move(v));
+        }
+        out.next_page_token = groups.next_page_token;
+        return absl::OkStatus();
+      })));
   return out;
 }
 
@@ -502,19 +532,20 @@ absl::StatusOr<store::Page<VmView>> Commands::ListVms(const ListOptions& page,
                                                       const std::string& group,
                                                       const std::string& host) {
   store::Page<VmView> out;
-  NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-    store::ListQuery q = Query(page);
-    q.tenant = tenant_;
-    q.group = GroupId(group);
-    q.host = HostId(host);
-    NEST_ASSIGN_OR_RETURN(auto vms, tx.ListVms(q));
-    for (const auto& vm : vms.items) {
-      NEST_ASSIGN_OR_RETURN(VmView v, ViewVm(tx, vm));
-      out.items.push_back(std::move(v));
-    }
-    out.next_page_token = vms.next_page_token;
-    return absl::OkStatus();
-  }));
+  NEST_RETURN_IF_ERROR(
+      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
+        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+        q.tenant = tenant_;
+        q.group = GroupId(group);
+        q.host = HostId(host);
+        NEST_ASSIGN_OR_RETURN(auto vms, tx.ListVms(q));
+        for (const auto& vm : vms.items) {
+          NEST_ASSIGN_OR_RETURN(VmView v, ViewVm(tx, vm));
+          out.items.push_back(std::move(v));
+        }
+        out.next_page_token = vms.next_page_token;
+        return absl::OkStatus();
+      })));
   return out;
 }
 

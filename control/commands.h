@@ -150,6 +150,7 @@ struct VmView {
   int64_t containers = 0;
 };
 
+// Counts are over the live replicas (desired not deleted).
 struct WorkloadView {
   store::Workload workload;
   int64_t running = 0;
@@ -157,6 +158,12 @@ struct WorkloadView {
   int64_t succeeded = 0;
   int64_t failed = 0;
   std::string message;  // the first unplaced replica's reason
+  // The oldest workload generation a live replica runs (its
+  // spec_generation); the workload's generation when every live replica
+  // runs it, or when there is none.
+  int64_t observed_generation = 0;
+  // Live replicas running the workload's current generation.
+  int64_t ready = 0;
 };
 
 struct ContainerView {
@@ -386,7 +393,12 @@ class Commands {
       const ListOptions& page);
   absl::StatusOr<std::shared_ptr<agent::AgentApi>> AgentOf(
       const store::Container& c);
-  store::ListQuery Query(const ListOptions& page) const;
+  // The store query of a page request; INVALID_ARGUMENT naming
+  // page.page_size when it is negative.
+  absl::StatusOr<store::ListQuery> Query(const ListOptions& page) const;
+  // A list's failure, with a page token the store could not decode named
+  // as the field page.page_token.
+  static absl::Status PageError(const absl::Status& listed);
 
   store::Store& store_;
   Controller* controller_;

@@ -108,19 +108,20 @@ absl::StatusOr<store::Page<ContainerView>> Commands::ListContainers(
     const ListOptions& page, const std::string& workload,
     const std::string& vm) {
   store::Page<ContainerView> out;
-  NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-    store::ListQuery q = Query(page);
-    q.tenant = tenant_;
-    q.workload = WorkloadId(workload);
-    q.vm = VmId(vm);
-    NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
-    for (const auto& c : cs.items) {
-      NEST_ASSIGN_OR_RETURN(ContainerView v, ViewContainer(tx, c));
-      out.items.push_back(std::move(v));
-    }
-    out.next_page_token = cs.next_page_token;
-    return absl::OkStatus();
-  }));
+  NEST_RETURN_IF_ERROR(
+      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
+        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+        q.tenant = tenant_;
+        q.workload = WorkloadId(workload);
+        q.vm = VmId(vm);
+        NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
+        for (const auto& c : cs.items) {
+          NEST_ASSIGN_OR_RETURN(ContainerView v, ViewContainer(tx, c));
+          out.items.push_back(std::move(v));
+        }
+        out.next_page_token = cs.next_page_token;
+        return absl::OkStatus();
+      })));
   return out;
 }
 

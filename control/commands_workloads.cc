@@ -1,5 +1,6 @@
 // Commands for workloads, declarative Apply and images.
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -18,6 +19,47 @@ absl::Status Stale(absl::string_view kind, absl::string_view name,
       absl::StrCat(kind, " \"", name, "\" is at generation ", current,
                    ", but the request expected generation ", expected,
                    "; read it again and retry"));
+}
+
+// Whether `before` and `after` differ at most in what does not change a
+// replica: how many there are and how a rollout proceeds.
+bool SameReplicaSpec(const store::Workload& before,
+                     const store::Workload& after) {
+  store::Workload b = before;
+  b.replicas = after.replicas;
+  b.max_unavailable = after.max_unavailable;
+  b.max_surge = after.max_surge;
+  b.meta = after.meta;
+  return b == after;
+}
+
+// After `before` became `after` (one generation later) in this
+// transaction: when the change leaves replicas as they are, the replicas
+// that ran `before` run `after` too, and are stamped with its generation.
+// Without this a scale would look like a rollout that never finishes
+// (observed_generation would stay behind).
+absl::Status CarryReplicas(store::WriteTx& tx, const store::Workload& before,
+                           const store::Workload& after) {
+  if (!SameReplicaSpec(before, after)) return absl::OkStatus();
+  store::ListQuery q;
+  q.tenant = after.tenant;
+  q.workload = after.name;
+  NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
+  for (store::Container& c : cs.items) {
+    if (c.desired == store::ContainerDesiredState::kDeleted ||
+        c.spec_generation != before.meta.generation) {
+      continue;
+    }
+    c.spec_generation = after.meta.generation;
+    NEST_RETURN_IF_ERROR(
+        tx.UpdateContainer(
+              c, 0,
+              {"SpecUnchanged",
+               absl::StrCat("workload generation ", after.meta.generation,
+                            " changes only replicas; runs it as it is")})
+            .status());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -89,8 +131,10 @@ absl::StatusOr<Written> Commands::UpdateWorkload(
                      m.expected_generation);
       }
     } else {
-      NEST_ASSIGN_OR_RETURN(cur,
+      NEST_ASSIGN_OR_RETURN(store::Workload updated,
                             tx.UpdateWorkload(next, m.expected_generation));
+      NEST_RETURN_IF_ERROR(CarryReplicas(tx, cur, updated));
+      cur = std::move(updated);
     }
     NEST_ASSIGN_OR_RETURN(WorkloadView v, ViewWorkload(tx, cur));
     return enc(v);
@@ -111,17 +155,18 @@ absl::StatusOr<WorkloadView> Commands::GetWorkload(const std::string& name) {
 absl::StatusOr<store::Page<WorkloadView>> Commands::ListWorkloads(
     const ListOptions& page) {
   store::Page<WorkloadView> out;
-  NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-    store::ListQuery q = Query(page);
-    q.tenant = tenant_;
-    NEST_ASSIGN_OR_RETURN(auto ws, tx.ListWorkloads(q));
-    for (const auto& w : ws.items) {
-      NEST_ASSIGN_OR_RETURN(WorkloadView v, ViewWorkload(tx, w));
-      out.items.push_back(std::move(v));
-    }
-    out.next_page_token = ws.next_page_token;
-    return absl::OkStatus();
-  }));
+  NEST_RETURN_IF_ERROR(
+      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
+        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+        q.tenant = tenant_;
+        NEST_ASSIGN_OR_RETURN(auto ws, tx.ListWorkloads(q));
+        for (const auto& w : ws.items) {
+          NEST_ASSIGN_OR_RETURN(WorkloadView v, ViewWorkload(tx, w));
+          out.items.push_back(std::move(v));
+        }
+        out.next_page_token = ws.next_page_token;
+        return absl::OkStatus();
+      })));
   return out;
 }
 
@@ -161,12 +206,14 @@ absl::StatusOr<Written> Commands::ScaleWorkload(
     NEST_ASSIGN_OR_RETURN(store::Workload w,
                           tx.GetWorkload(tenant_, WorkloadId(name)));
     if (w.replicas != replicas) {
-      int64_t before = w.replicas;
+      store::Workload before = w;
       w.replicas = replicas;
       NEST_ASSIGN_OR_RETURN(
-          w, tx.UpdateWorkload(w, m.expected_generation,
-                               {"Scaled", absl::StrCat("replicas ", before,
-                                                       " -> ", replicas)}));
+          w, tx.UpdateWorkload(
+                 w, m.expected_generation,
+                 {"Scaled", absl::StrCat("replicas ", before.replicas, " -> ",
+                                         replicas)}));
+      NEST_RETURN_IF_ERROR(CarryReplicas(tx, before, w));
     } else if (m.expected_generation != 0 &&
                m.expected_generation != w.meta.generation) {
       return Stale("workload", name, w.meta.generation, m.expected_generation);
@@ -290,6 +337,7 @@ absl::StatusOr<Written> Commands::Apply(
         if (!dry_run) {
           NEST_ASSIGN_OR_RETURN(auto w,
                                 tx.UpdateWorkload(next, 0, {"Applied", ""}));
+          NEST_RETURN_IF_ERROR(CarryReplicas(tx, *cur, w));
           ch.generation = w.meta.generation;
         }
       }
@@ -377,14 +425,16 @@ absl::StatusOr<Written> Commands::ImportImage(const WriteMeta& m,
 absl::StatusOr<store::Page<ImageView>> Commands::ListImages(
     const ListOptions& page) {
   store::Page<ImageView> out;
-  NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-    store::ListQuery q = Query(page);
-    q.tenant = tenant_;
-    NEST_ASSIGN_OR_RETURN(auto imgs, tx.ListImages(q));
-    for (auto& i : imgs.items) out.items.push_back(ImageView{std::move(i), 0});
-    out.next_page_token = imgs.next_page_token;
-    return absl::OkStatus();
-  }));
+  NEST_RETURN_IF_ERROR(
+      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
+        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+        q.tenant = tenant_;
+        NEST_ASSIGN_OR_RETURN(auto imgs, tx.ListImages(q));
+        for (auto& i : imgs.items)
+          out.items.push_back(ImageView{std::move(i), 0});
+        out.next_page_token = imgs.next_page_token;
+        return absl::OkStatus();
+      })));
   return out;
 }
 
