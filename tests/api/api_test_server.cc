@@ -9,8 +9,8 @@
 
 int main() {
   nest::api::testing::ApiFixture fixture;
-  nest::control::ImageBlob hello{"sha256:" + std::string(64, 'a'), "tar",
-                                 {"/bin/echo"}, {"hi"}, {}, "/"};
+  nest::control::ImageBlob hello{
+      "sha256:" + std::string(64, 'a'), "tar", {"/bin/echo"}, {"hi"}, {}, "/"};
   fixture.images.Add("hello", hello);
   std::printf("PORT %d\n", fixture.server->port());
   std::fflush(stdout);

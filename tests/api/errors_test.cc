@@ -9,7 +9,8 @@ namespace {
 
 TEST_CASE("codes and messages map one to one") {
   CHECK(ToGrpcStatus(absl::OkStatus()).ok());
-  grpc::Status s = ToGrpcStatus(absl::NotFoundError("workload \"x\" not found"));
+  grpc::Status s =
+      ToGrpcStatus(absl::NotFoundError("workload \"x\" not found"));
   CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
   CHECK(s.error_message() == "workload \"x\" not found");
   CHECK(ToGrpcStatus(absl::FailedPreconditionError("stale")).error_code() ==

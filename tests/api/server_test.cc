@@ -14,9 +14,9 @@ TEST_CASE("server binds port 0 on loopback and can be shut down") {
   auto server = StartServer(opts, {});
   REQUIRE(server.ok());
   CHECK((*server)->port() > 0);
-  auto channel = grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string((*server)->port()),
-      grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                          grpc::InsecureChannelCredentials());
   CHECK(channel->WaitForConnected(std::chrono::system_clock::now() +
                                   std::chrono::seconds(5)));
   (*server)->Shutdown();

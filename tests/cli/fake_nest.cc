@@ -109,6 +109,10 @@ struct FakeNest::State {
   std::vector<v1::Event> events ABSL_GUARDED_BY(mu);
   int writes ABSL_GUARDED_BY(mu) = 0;
   std::string authorization ABSL_GUARDED_BY(mu);
+  // HoldRollout: reads to hold the next change of a workload for, and the
+  // reads left for changes being held (-1: forever).
+  std::map<std::string, int> holds ABSL_GUARDED_BY(mu);
+  std::map<std::string, int> held ABSL_GUARDED_BY(mu);
 
   void Touch(ServerContext* ctx) ABSL_LOCKS_EXCLUDED(mu) {
     absl::MutexLock l(&mu);
@@ -147,12 +151,14 @@ struct FakeNest::State {
       it = it->second.workload() == name ? containers.erase(it) : ++it;
     }
     w.clear_status();
+    w.mutable_status()->set_observed_generation(w.meta().generation());
     if (w.spec().image() == "stuck") {
       w.mutable_status()->set_pending(w.spec().replicas());
       w.mutable_status()->set_message("no capacity: memory on 1 of 1 hosts");
       return;
     }
     w.mutable_status()->set_running(w.spec().replicas());
+    w.mutable_status()->set_ready(w.spec().replicas());
     for (int i = 0; i < w.spec().replicas(); ++i) {
       v1::Container c;
       Meta(c.mutable_meta(), absl::StrCat(name, "-", i));
@@ -179,10 +185,30 @@ struct FakeNest::State {
   void PutWorkload(const std::string& name, const v1::WorkloadSpec& spec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     v1::Workload& w = workloads[name];
+    int64_t before = w.meta().generation();
     Meta(w.mutable_meta(), name);
     *w.mutable_spec() = spec;
-    Converge(name);
     ++writes;
+    auto hold = holds.find(name);
+    if (hold == holds.end() || before == 0) {
+      Converge(name);
+      return;
+    }
+    // The previous spec's replicas keep running (the counts may be met)
+    // and none runs this generation yet.
+    w.mutable_status()->set_observed_generation(before);
+    w.mutable_status()->set_ready(0);
+    held[name] = hold->second;
+    holds.erase(hold);
+  }
+
+  // A read of a held workload: converges it once its reads are used up.
+  void Read(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = held.find(name);
+    if (it == held.end() || it->second < 0) return;
+    if (it->second-- > 0) return;
+    held.erase(it);
+    Converge(name);
   }
 };
 
@@ -364,6 +390,7 @@ class WorkloadSvc final : public v1::WorkloadService::Service {
     absl::MutexLock l(&s_->mu);
     auto it = s_->workloads.find(req->name());
     if (it == s_->workloads.end()) return NotFound("workload", req->name());
+    s_->Read(req->name());
     *resp->mutable_workload() = it->second;
     return Status::OK;
   }
@@ -682,6 +709,11 @@ int FakeNest::writes() const {
 std::string FakeNest::last_authorization() const {
   absl::MutexLock l(&state_->mu);
   return state_->authorization;
+}
+
+void FakeNest::HoldRollout(const std::string& workload, int reads) {
+  absl::MutexLock l(&state_->mu);
+  state_->holds[workload] = reads;
 }
 
 void FakeNest::Seed() {

@@ -24,6 +24,12 @@ class FakeNest {
   // The authorization metadata of the last call ("" if none).
   std::string last_authorization() const;
 
+  // The next change of `workload` is not acted on at once: its status
+  // keeps the previous observed_generation (with the previous replicas
+  // still running) for the next `reads` GetWorkload calls, forever when
+  // negative, and then converges.
+  void HoldRollout(const std::string& workload, int reads);
+
   // Seeds a host, an image and a VM so list outputs have content.
   void Seed();
 

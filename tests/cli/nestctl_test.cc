@@ -393,6 +393,46 @@ TEST_CASE("apply wait times out with exit 5 when nothing converges") {
         "suggestion: one more host with 256Mi free\n");
 }
 
+// httpd of the demo, with another replica count.
+constexpr char kHttpd3[] =
+    "kind: Workload\nname: httpd\nspec:\n  image: httpd\n  group: web\n"
+    "  replicas: 3\n  resources: {cpu: 100m, memory: 32Mi}\n"
+    "  ports: [{name: http, container_port: 8080}]\n"
+    "  restart_policy: always\n";
+
+TEST_CASE("apply --wait waits for the new generation, not only the counts") {
+  Demo d;
+  // The old replicas still run (2 running >= 2 wanted before the update):
+  // only observed_generation tells that nothing runs generation 2 yet.
+  d.fake.HoldRollout("httpd", 2);
+  Result r = d.Nestctl({"apply", "-f", "-", "--wait-timeout", "20s"}, kHttpd3);
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK(r.err ==
+        "waiting: httpd 0/3 (at generation 1 of 2)\n"
+        "ready: httpd 3/3\n");
+  r = d.Nestctl({"describe", "workload", "httpd"});
+  CHECK(absl::StrContains(r.out,
+                          "status:\n  generation: 2\n  running: 3\n"
+                          "  observed_generation: 2\n  ready: 3\n"));
+}
+
+TEST_CASE("apply --wait times out while the update is not acted on") {
+  Demo d;
+  d.fake.HoldRollout("httpd", -1);
+  Result r = d.Nestctl({"apply", "-f", "-", "--wait-timeout", "1s"}, kHttpd3);
+  CHECK(r.code == 5);
+  CHECK(absl::StrContains(r.err,
+                          "error: not converged after 1s: httpd 0/3 (at "
+                          "generation 1 of 2)"));
+  // Status never leaks into the spec: what get prints applies as a no-op.
+  Result got = d.Nestctl({"get", "workload", "httpd", "-o", "yaml"});
+  REQUIRE(got.code == 0);
+  CHECK(absl::StrContains(got.out, "observed_generation: 1\n"));
+  r = d.Nestctl({"apply", "-f", "-"}, got.out);
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out == "Workload/httpd   unchanged\n");
+}
+
 TEST_CASE("scale, delete, cordon, image import, logs and exec") {
   Demo d;
   Result r = d.Nestctl({"scale", "workload", "hello", "5"});
