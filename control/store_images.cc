@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/sha256.h"
 #include "images/runtime_config.h"
-#include "images/sha256.h"
 #include "images/subprocess.h"
 
 namespace nest::control {
@@ -39,7 +39,7 @@ absl::StatusOr<std::shared_ptr<const ImageBlob>> StoreImageSource::Get(
   NEST_ASSIGN_OR_RETURN(images::ImageConfig config,
                         images::ParseImageConfig(config_json));
   auto blob = std::make_shared<ImageBlob>();
-  blob->digest = images::Sha256Digest(tar.out);
+  blob->digest = Sha256Digest(tar.out);
   blob->tar = std::move(tar.out);
   blob->entrypoint = config.entrypoint;
   blob->cmd = config.cmd;

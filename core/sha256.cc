@@ -1,11 +1,13 @@
-#include "images/sha256.h"
+#include "core/sha256.h"
 
 #include <openssl/evp.h>
+
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "core/validate.h"
 
-namespace nest::images {
+namespace nest {
 
 struct Sha256::Impl {
   EVP_MD_CTX* ctx = nullptr;
@@ -26,12 +28,13 @@ void Sha256::Update(const void* data, size_t n) {
   if (n > 0) EVP_DigestUpdate(impl_->ctx, data, n);
 }
 
-std::string Sha256::FinishDigest() {
+std::string Sha256::FinishHex() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, md, &len);
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
+  std::string out;
+  out.reserve(2 * len);
   for (unsigned int i = 0; i < len; ++i) {
     out.push_back(kHex[md[i] >> 4]);
     out.push_back(kHex[md[i] & 0xf]);
@@ -39,10 +42,33 @@ std::string Sha256::FinishDigest() {
   return out;
 }
 
+std::string Sha256::FinishDigest() { return "sha256:" + FinishHex(); }
+
 std::string Sha256Digest(absl::string_view data) {
   Sha256 h;
   h.Update(data.data(), data.size());
   return h.FinishDigest();
+}
+
+std::string Sha256Hex(absl::string_view data) {
+  Sha256 h;
+  h.Update(data.data(), data.size());
+  return h.FinishHex();
+}
+
+absl::StatusOr<std::string> Sha256FileHex(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  }
+  Sha256 h;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) h.Update(buf, n);
+  bool err = std::ferror(f);
+  std::fclose(f);
+  if (err) return absl::UnavailableError(absl::StrCat("cannot read ", path));
+  return h.FinishHex();
 }
 
 absl::Status ValidateDigest(absl::string_view field, absl::string_view digest) {
@@ -68,4 +94,4 @@ std::string DigestHex(absl::string_view digest) {
                                                     : digest.substr(pos + 1));
 }
 
-}  // namespace nest::images
+}  // namespace nest

@@ -1,4 +1,5 @@
-// Streaming SHA-256 (OpenSSL libcrypto) and OCI digest strings.
+// SHA-256 (OpenSSL libcrypto) and OCI digest strings: the one hash of the
+// project (image blobs, boot-set inputs, idempotency request hashes).
 #pragma once
 
 #include <array>
@@ -10,7 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "core/status.h"
 
-namespace nest::images {
+namespace nest {
 
 // Incremental SHA-256. Thread-compatible: one hasher per stream.
 class Sha256 {
@@ -23,6 +24,8 @@ class Sha256 {
   void Update(const void* data, size_t n);
   // Returns "sha256:<64 lowercase hex>". The hasher must not be used after.
   [[nodiscard]] std::string FinishDigest();
+  // Returns the 64 lowercase hex digits alone. Same rule as FinishDigest.
+  [[nodiscard]] std::string FinishHex();
 
  private:
   struct Impl;
@@ -31,6 +34,11 @@ class Sha256 {
 
 // Digest of a whole buffer, as "sha256:<hex>".
 [[nodiscard]] std::string Sha256Digest(absl::string_view data);
+// The same, hex digits only.
+[[nodiscard]] std::string Sha256Hex(absl::string_view data);
+// Hex digest of a file's content; NOT_FOUND / UNAVAILABLE on I/O errors.
+[[nodiscard]] absl::StatusOr<std::string> Sha256FileHex(
+    const std::string& path);
 
 // Checks that `digest` is "sha256:" followed by 64 lowercase hex characters
 // (the only algorithm Nest accepts). `field` names the input in errors.
@@ -40,4 +48,4 @@ class Sha256 {
 // The hex part of a valid digest ("sha256:abc…" -> "abc…").
 [[nodiscard]] std::string DigestHex(absl::string_view digest);
 
-}  // namespace nest::images
+}  // namespace nest

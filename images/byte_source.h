@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "images/sha256.h"
+#include "core/sha256.h"
 
 namespace nest::images {
 

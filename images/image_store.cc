@@ -17,7 +17,7 @@
 #include "images/fs.h"
 #include "images/layer_unpack.h"
 #include "images/oci_source.h"
-#include "images/sha256.h"
+#include "core/sha256.h"
 
 namespace nest::images {
 

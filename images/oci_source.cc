@@ -16,7 +16,7 @@
 #include "core/validate.h"
 #include "images/byte_source.h"
 #include "images/path.h"
-#include "images/sha256.h"
+#include "core/sha256.h"
 #include "images/tar.h"
 
 namespace nest::images {

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "images/fs.h"
 #include "images/oci_source.h"
-#include "images/sha256.h"
+#include "core/sha256.h"
 
 namespace nest::images {
 

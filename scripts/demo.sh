@@ -62,6 +62,11 @@ phase "apply examples/demo.yaml" \
 print_phases
 
 if [ "$EXIT_AT_END" -eq 1 ]; then
+  # CI runs this script as the README's demo: its promise is checked here.
+  "${NESTCTL[@]}" get containers -o json |
+    python3 tests/e2e/check_demo.py converged ||
+    die "the demo's containers are not all running/completed in microVMs"
+  log "verified: hello x3 exited 0 and httpd x2 run, each in a microVM"
   kill "$NESTD_PID"
   wait "$NESTD_PID" || true
   log "nestd stopped (VMs keep running; remove them with: $BIN/nestd --dev --down --state-dir $STATE_DIR)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The second quick-start command and what CI runs: installs what is missing,
-# builds with -Werror, runs every test tier (unit, libvirt, e2e, layering),
-# then rebuilds the unit tests under AddressSanitizer+UBSan and runs them.
+# builds with -Werror, runs every test tier (unit, libvirt, e2e, layering)
+# and the README's demo command, then rebuilds the unit tests under AddressSanitizer+UBSan and runs them.
 # Prints each phase's wall time and, last, one "N passed, N failed" line.
 source "$(dirname "$0")/lib/common.sh"
 require_root
@@ -34,12 +34,28 @@ tier() {
 
 run() { "$@" || STATUS=1; }
 
+# The README's first command, as a user runs it, on a private state dir and
+# port; counted as one test. Everything it created is removed afterwards.
+readme_demo() {
+  local state port rc=0
+  state="$(mktemp -d /var/lib/nest-demo-XXXXXX)"
+  chmod 755 "$state"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  NEST_STATE_DIR="$state" NEST_LISTEN="127.0.0.1:$port" \
+    scripts/demo.sh --exit 2>&1 | tee "$LOGDIR/readme-demo.log" || rc=$?
+  build/tools/nestd --dev --down --state-dir "$state" >/dev/null 2>&1 || rc=1
+  rm -rf "$state" "$state.nestd.log"
+  if [ "$rc" -eq 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+  return "$rc"
+}
+
 run phase "install packages" scripts/install-deps.sh
 run phase "start libvirtd" scripts/libvirt-up.sh
 if phase "build (-Werror)" scripts/build.sh "$NEST_ROOT/build"; then
   run phase "unit tier" tier unit build unit -j2
   run phase "libvirt tier" tier libvirt build libvirt
   run phase "e2e tier" tier e2e build e2e
+  run phase "README demo" readme_demo
 else
   STATUS=1
 fi

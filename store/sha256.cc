@@ -1,8 +1,9 @@
 // The idempotency table's request hash: the project's one SHA-256.
 
+#include "core/sha256.h"
+
 #include <string>
 
-#include "core/sha256.h"
 #include "store/store.h"
 
 namespace nest::store {

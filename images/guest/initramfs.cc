@@ -16,14 +16,11 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/sha256.h"
 #include "images/guest/exec.h"
-#include "images/guest/sha256.h"
 
 namespace nest::images {
 namespace fs = std::filesystem;
-using guest_internal::Sha256;
-using guest_internal::Sha256File;
-using guest_internal::Sha256Hex;
 
 namespace {
 
@@ -86,7 +83,7 @@ class Tree {
 absl::StatusOr<std::string> ContentDigest(const Entry& e) {
   switch (e.kind) {
     case Entry::kFile:
-      if (!e.source.empty()) return Sha256File(e.source);
+      if (!e.source.empty()) return Sha256FileHex(e.source);
       return Sha256Hex(e.data);
     case Entry::kSymlink:
       return e.data;
@@ -367,10 +364,11 @@ absl::StatusOr<GuestBootSet> BuildGuestBootSet(const InitramfsSpec& spec,
   // The digest covers every input's content, so it is known before building
   // and an identical set is found without rebuilding.
   Sha256 h;
-  h.Update(absl::StrCat(
-      kFormat, "\ncompression=", static_cast<int>(spec.compression), "\n"));
+  std::string header = absl::StrCat(
+      kFormat, "\ncompression=", static_cast<int>(spec.compression), "\n");
+  h.Update(header.data(), header.size());
   NEST_ASSIGN_OR_RETURN(std::string kdigest,
-                        Sha256File(spec.kernel.vmlinuz_path));
+                        Sha256FileHex(spec.kernel.vmlinuz_path));
   std::string manifest =
       absl::StrCat("kernel ", spec.kernel.release, " ", kdigest, "\n");
   for (const auto& [path, e] : tree.entries()) {
@@ -378,9 +376,9 @@ absl::StatusOr<GuestBootSet> BuildGuestBootSet(const InitramfsSpec& spec,
     absl::StrAppend(&manifest, path, " ", absl::StrFormat("%o", ModeBits(e)),
                     " ", d, "\n");
   }
-  h.Update(manifest);
+  h.Update(manifest.data(), manifest.size());
   GuestBootSet out;
-  out.digest = h.HexDigest();
+  out.digest = h.FinishHex();
   out.dir = (fs::path(out_root) / out.digest).string();
   out.kernel_path = out.dir + "/vmlinuz";
   out.initrd_path = out.dir + "/initrd";

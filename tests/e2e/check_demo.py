@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks `nestctl get containers -o json` against the demo's expectations.
 
-check_demo.py converged    exit 0 when hello x3 exited 0 and httpd x2 run
+check_demo.py converged    exit 0 when hello x3 exited 0 and httpd x2 run,
+                           each placed in a microVM
 check_demo.py counts       exit 0 when there are exactly 5 containers
 check_demo.py first-httpd  print the name of a running httpd container
 """
@@ -46,7 +47,8 @@ def main():
                 and int(field(c, "exit_code") or 0) == 0]
         running = [c for c in httpd
                    if field(c, "state") in ("CONTAINER_STATE_RUNNING", "RUNNING", "running")]
-        return 0 if len(done) == 3 and len(running) == 2 else 1
+        in_vm = all(field(c, "vm") for c in done + running)
+        return 0 if len(done) == 3 and len(running) == 2 and in_vm else 1
     if mode == "first-httpd":
         for c in by.get("httpd", []):
             if field(c, "state") in ("CONTAINER_STATE_RUNNING", "RUNNING", "running"):

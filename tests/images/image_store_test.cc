@@ -9,7 +9,7 @@
 #include <string>
 
 #include "images/fs.h"
-#include "images/sha256.h"
+#include "core/sha256.h"
 #include "images/tar.h"
 #include "tests/images/test_util.h"
 
