@@ -344,6 +344,15 @@ absl::StatusOr<ContainerInfo> AgentClient::CreateContainer(
   return FromProto(r->container());
 }
 
+absl::StatusOr<ContainerInfo> AgentClient::RunContainer(
+    const ContainerSpec& spec) {
+  v1::Request req;
+  ToProto(spec, req.mutable_create_container());
+  req.mutable_create_container()->set_start(true);
+  NEST_ASSIGN_OR_RETURN(auto r, Call(req, options_.call_timeout));
+  return FromProto(r->container());
+}
+
 absl::StatusOr<ContainerInfo> AgentClient::StartContainer(
     absl::string_view id) {
   v1::Request req;

@@ -63,6 +63,8 @@ class AgentClient : public AgentApi {
   absl::StatusOr<ContainerInfo> CreateContainer(
       const ContainerSpec& spec) override;
   absl::StatusOr<ContainerInfo> StartContainer(absl::string_view id) override;
+  absl::StatusOr<ContainerInfo> RunContainer(
+      const ContainerSpec& spec) override;
   absl::Status KillContainer(absl::string_view id, int signal) override;
   absl::Status DeleteContainer(absl::string_view id) override;
   absl::StatusOr<ContainerInfo> ContainerStatus(absl::string_view id) override;

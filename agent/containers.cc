@@ -62,6 +62,15 @@ void ContainerManager::OnExit(const std::string& id, int exit_code, bool oom) {
 
 absl::StatusOr<ContainerInfo> ContainerManager::Create(
     const ContainerSpec& spec) {
+  return Launch(spec, /*start=*/false);
+}
+
+absl::StatusOr<ContainerInfo> ContainerManager::Run(const ContainerSpec& spec) {
+  return Launch(spec, /*start=*/true);
+}
+
+absl::StatusOr<ContainerInfo> ContainerManager::Launch(
+    const ContainerSpec& spec, bool start) {
   NEST_RETURN_IF_ERROR(ValidateSpec(spec));
   NEST_ASSIGN_OR_RETURN(std::string rootfs,
                         images_.RootfsPath(spec.image_digest));
@@ -80,23 +89,39 @@ absl::StatusOr<ContainerInfo> ContainerManager::Create(
     r.info.image_digest = spec.image_digest;
     r.info.state = ContainerState::kCreated;
     r.info.created = clock_.Now();
+    if (start) r.info.started = r.info.created;
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir, ec);
+  std::string log = dir + "/output.log";
   absl::StatusOr<int> pid =
       ec ? absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()))
-         : runtime_.Create(spec, rootfs, dir + "/output.log");
-  absl::MutexLock lock(&mu_);
-  if (!pid.ok()) {
-    containers_.erase(spec.id);
-    std::filesystem::remove_all(dir, ec);
-    return Annotate(pid.status(), absl::StrCat("create container ", spec.id));
+      : start ? runtime_.Run(spec, rootfs, log)
+              : runtime_.Create(spec, rootfs, log);
+  ContainerInfo info;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!pid.ok()) {
+      containers_.erase(spec.id);
+      std::filesystem::remove_all(dir, ec);
+      return Annotate(pid.status(), absl::StrCat(start ? "run" : "create",
+                                                 " container ", spec.id));
+    }
+    Record& r = containers_[spec.id];
+    r.busy = false;
+    r.info.pid = *pid;
+    // A fast program may have exited (and been reported) already.
+    if (start && r.info.state == ContainerState::kCreated) {
+      r.info.state = ContainerState::kRunning;
+    }
+    info = r.info;
   }
-  Record& r = containers_[spec.id];
-  r.busy = false;
-  r.info.pid = *pid;
-  return r.info;
+  if (start) {
+    Emit(AgentEvent{AgentEventKind::kContainerStarted, spec.id, 0, info.started,
+                    "", std::nullopt});
+  }
+  return info;
 }
 
 absl::StatusOr<ContainerInfo> ContainerManager::Start(const std::string& id) {

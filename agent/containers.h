@@ -41,6 +41,9 @@ class ContainerManager {
 
   [[nodiscard]] absl::StatusOr<ContainerInfo> Create(const ContainerSpec& spec);
   [[nodiscard]] absl::StatusOr<ContainerInfo> Start(const std::string& id);
+  // Create and Start as one runtime call (ContainerRuntime::Run); emits
+  // kContainerStarted. On error nothing is left.
+  [[nodiscard]] absl::StatusOr<ContainerInfo> Run(const ContainerSpec& spec);
   [[nodiscard]] absl::Status Kill(const std::string& id, int signal);
   [[nodiscard]] absl::Status Delete(const std::string& id);
   [[nodiscard]] absl::StatusOr<ContainerInfo> Get(const std::string& id) const;
@@ -70,6 +73,7 @@ class ContainerManager {
     bool busy = false;  // a Create/Start/Delete is running in the runtime
   };
 
+  absl::StatusOr<ContainerInfo> Launch(const ContainerSpec& spec, bool start);
   void OnExit(const std::string& id, int exit_code, bool oom);
   void Emit(const AgentEvent& event);
 

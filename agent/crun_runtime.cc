@@ -163,6 +163,19 @@ void CrunRuntime::Cleanup(const std::string& id, bool overlay) {
 absl::StatusOr<int> CrunRuntime::Create(const ContainerSpec& spec,
                                         const std::string& rootfs,
                                         const std::string& log_path) {
+  return Launch(spec, rootfs, log_path, /*start=*/false);
+}
+
+absl::StatusOr<int> CrunRuntime::Run(const ContainerSpec& spec,
+                                     const std::string& rootfs,
+                                     const std::string& log_path) {
+  return Launch(spec, rootfs, log_path, /*start=*/true);
+}
+
+absl::StatusOr<int> CrunRuntime::Launch(const ContainerSpec& spec,
+                                        const std::string& rootfs,
+                                        const std::string& log_path,
+                                        bool start) {
   {
     absl::MutexLock lock(&mu_);
     if (containers_.count(spec.id)) {
@@ -217,8 +230,13 @@ absl::StatusOr<int> CrunRuntime::Create(const ContainerSpec& spec,
         overlay);
   }
   SpawnOptions so;
-  so.args = Crun({"--log=file:" + bundle + "/crun.log", "create", "--bundle",
-                  bundle, "--pid-file", bundle + "/pid", spec.id});
+  std::vector<std::string> verb = {"create"};
+  if (start) verb = {"run", "--detach"};
+  std::vector<std::string> args = {"--log=file:" + bundle + "/crun.log"};
+  args.insert(args.end(), verb.begin(), verb.end());
+  args.insert(args.end(),
+              {"--bundle", bundle, "--pid-file", bundle + "/pid", spec.id});
+  so.args = Crun(std::move(args));
   so.stdout_fd = p[1];
   so.stderr_fd = p[1];
   absl::StatusOr<pid_t> crun = Spawn(so);
@@ -249,7 +267,7 @@ absl::StatusOr<int> CrunRuntime::Create(const ContainerSpec& spec,
                      options_.command_timeout);
     pump.join();
     return fail(absl::InternalError(absl::StrCat(
-                    "crun create failed (",
+                    "crun ", verb[0], " failed (",
                     st.ok() ? absl::StrCat("exit ", ExitCodeFromWaitStatus(*st))
                             : std::string(st.status().message()),
                     "): ", why)),
@@ -262,7 +280,9 @@ absl::StatusOr<int> CrunRuntime::Create(const ContainerSpec& spec,
     (void)RunCommand(Crun({"delete", "--force", spec.id}), {},
                      options_.command_timeout);
     pump.join();
-    return fail(absl::InternalError("crun create wrote no pid file"), overlay);
+    return fail(absl::InternalError(
+                    absl::StrCat("crun ", verb[0], " wrote no pid file")),
+                overlay);
   }
   {
     absl::MutexLock lock(&mu_);

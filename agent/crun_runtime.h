@@ -46,6 +46,9 @@ class CrunRuntime : public ContainerRuntime {
                              const std::string& rootfs,
                              const std::string& log_path) override;
   absl::Status Start(const std::string& id) override;
+  // One `crun run --detach`: a crun process less than Create + Start.
+  absl::StatusOr<int> Run(const ContainerSpec& spec, const std::string& rootfs,
+                          const std::string& log_path) override;
   absl::Status Kill(const std::string& id, int signal) override;
   absl::Status Delete(const std::string& id) override;
   absl::StatusOr<ExecResult> Exec(const std::string& id,
@@ -64,6 +67,10 @@ class CrunRuntime : public ContainerRuntime {
     std::thread pump;
   };
 
+  // Create, or Run when `start` (`crun run --detach`).
+  absl::StatusOr<int> Launch(const ContainerSpec& spec,
+                             const std::string& rootfs,
+                             const std::string& log_path, bool start);
   std::vector<std::string> Crun(std::vector<std::string> args) const;
   std::string Bundle(const std::string& id) const;
   uint64_t OomKills(const std::string& id) const;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 
 namespace nest::agent {
@@ -53,6 +54,29 @@ uint64_t FileSize(const std::string& path) {
 
 }  // namespace
 
+LogSignal& LogSignal::Get() {
+  static LogSignal* signal = new LogSignal();
+  return *signal;
+}
+
+uint64_t LogSignal::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
+}
+
+void LogSignal::Notify() {
+  absl::MutexLock lock(&mu_);
+  ++generation_;
+}
+
+void LogSignal::Await(uint64_t seen, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto moved = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return generation_ != seen;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&moved), deadline);
+}
+
 RotatingLog::RotatingLog(std::string path, uint64_t max_bytes)
     : path_(std::move(path)), max_bytes_(max_bytes == 0 ? 1 : max_bytes) {}
 
@@ -69,6 +93,9 @@ absl::Status RotatingLog::OpenLocked() {
 }
 
 absl::Status RotatingLog::Append(absl::string_view data) {
+  // After the write (the lock is released first), so a woken follower
+  // finds the data.
+  absl::Cleanup notify = [] { LogSignal::Get().Notify(); };
   absl::MutexLock lock(&mu_);
   while (!data.empty()) {
     if (fd_ < 0) NEST_RETURN_IF_ERROR(OpenLocked());

@@ -9,13 +9,33 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/status.h"
 
 namespace nest::agent {
 
 inline constexpr uint64_t kDefaultLogFileBytes = 4 << 20;
 
-// Thread-safe appender.
+// Wakes log followers at once instead of letting them poll: every
+// RotatingLog::Append bumps one process-wide generation, and so does anyone
+// whose news a follower must re-check (a container exited, a stream was
+// cancelled). Followers read the generation, read the log, and wait for the
+// generation to move on. Thread-safe.
+class LogSignal {
+ public:
+  static LogSignal& Get();
+
+  uint64_t generation() const;
+  void Notify();
+  // Returns once the generation differs from `seen`, or at `deadline`.
+  void Await(uint64_t seen, absl::Time deadline) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Thread-safe appender; notifies LogSignal after each append.
 class RotatingLog {
  public:
   RotatingLog(std::string path, uint64_t max_bytes);

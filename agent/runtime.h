@@ -34,6 +34,21 @@ class ContainerRuntime {
       const ContainerSpec& spec, const std::string& rootfs,
       const std::string& log_path) = 0;
   [[nodiscard]] virtual absl::Status Start(const std::string& id) = 0;
+  // Create and Start in one step. The process may have exited (and been
+  // reported) by the time this returns. On error nothing is left behind.
+  // The default makes the two calls; a runtime that can do it in one
+  // (`crun run --detach`) overrides it.
+  [[nodiscard]] virtual absl::StatusOr<int> Run(const ContainerSpec& spec,
+                                                const std::string& rootfs,
+                                                const std::string& log_path) {
+    NEST_ASSIGN_OR_RETURN(int pid, Create(spec, rootfs, log_path));
+    absl::Status started = Start(spec.id);
+    if (!started.ok()) {
+      (void)Delete(spec.id);
+      return started;
+    }
+    return pid;
+  }
   [[nodiscard]] virtual absl::Status Kill(const std::string& id,
                                           int signal) = 0;
   // Releases everything of a container whose process has exited (or never

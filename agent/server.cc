@@ -50,26 +50,16 @@ struct AgentServer::Conn {
     return closed.load() || cancelled.count(rid) > 0;
   }
 
-  // Sleeps up to `d`, waking early on cancel or close.
-  void WaitFor(uint64_t rid, absl::Duration d) {
-    absl::MutexLock lock(&mu);
-    absl::Time until = absl::Now() + d;
-    while (!closed.load() && !cancelled.count(rid)) {
-      if (cv.WaitWithDeadline(&mu, until)) break;
-    }
-  }
-
   void MarkClosed() {
     closed.store(true);
-    absl::MutexLock lock(&mu);
-    cv.SignalAll();
+    // Followed log streams of this connection wait on the log signal.
+    LogSignal::Get().Notify();
   }
 
   std::unique_ptr<ByteStream> stream;
   std::atomic<bool> closed{false};
   absl::Mutex write_mu;
   absl::Mutex mu;
-  absl::CondVar cv;
   std::set<uint64_t> cancelled ABSL_GUARDED_BY(mu);
   // Only the reader thread touches the uploads.
   std::map<uint64_t, std::unique_ptr<ImageUpload>> uploads;
@@ -134,6 +124,8 @@ bool AgentServer::AwaitIdle(absl::Time deadline) {
 }
 
 void AgentServer::OnEvent(const AgentEvent& event) {
+  // A follower of an exited container's log can end now.
+  if (event.kind == AgentEventKind::kContainerExited) LogSignal::Get().Notify();
   absl::MutexLock lock(&mu_);
   events_.push_back(event);
   // Oldest first out: the host re-reads state on reconnect anyway.
@@ -262,9 +254,11 @@ void AgentServer::Dispatch(const std::shared_ptr<Conn>& conn, uint64_t rid,
       return;
     }
     case v1::Request::kCancel: {
-      absl::MutexLock lock(&conn->mu);
-      conn->cancelled.insert(req.cancel().request_id());
-      conn->cv.SignalAll();
+      {
+        absl::MutexLock lock(&conn->mu);
+        conn->cancelled.insert(req.cancel().request_id());
+      }
+      LogSignal::Get().Notify();  // a followed stream re-checks at once
       return;
     }
     case v1::Request::kPutImage:
@@ -352,6 +346,9 @@ void AgentServer::StreamLogs(const std::shared_ptr<Conn>& conn, uint64_t rid,
   };
   send(*data);
   while (follow && !conn->Cancelled(rid)) {
+    // Taken before reading, so output appended after the read wakes the
+    // wait below instead of waiting out the poll.
+    uint64_t generation = LogSignal::Get().generation();
     // Check exit before reading so output written just before the exit is
     // still sent.
     absl::StatusOr<ContainerInfo> info = containers_.Get(id);
@@ -360,7 +357,9 @@ void AgentServer::StreamLogs(const std::shared_ptr<Conn>& conn, uint64_t rid,
     if (!ReadLogFrom(*path, &offset, kMaxChunkBytes, &more).ok()) break;
     send(more);
     if (exited && more.empty()) break;
-    if (more.empty()) conn->WaitFor(rid, options_.log_poll);
+    if (more.empty()) {
+      LogSignal::Get().Await(generation, absl::Now() + options_.log_poll);
+    }
   }
   conn->Reply(rid, absl::OkStatus());
 }
@@ -371,8 +370,10 @@ void AgentServer::HandleSlow(const std::shared_ptr<Conn>& conn, uint64_t rid,
   absl::Status s;
   switch (req.kind_case()) {
     case v1::Request::kCreateContainer: {
-      absl::StatusOr<ContainerInfo> info =
-          containers_.Create(FromProto(req.create_container()));
+      ContainerSpec spec = FromProto(req.create_container());
+      absl::StatusOr<ContainerInfo> info = req.create_container().start()
+                                               ? containers_.Run(spec)
+                                               : containers_.Create(spec);
       if (info.ok()) ToProto(*info, resp.mutable_container());
       s = info.status();
       break;

@@ -38,7 +38,8 @@ class AgentServer {
  public:
   struct Options {
     std::string agent_version = "0";
-    // How often a followed log is checked for new output.
+    // A followed log wakes on new output (LogSignal); this bounds the wait
+    // for anything the signal does not cover.
     absl::Duration log_poll = absl::Milliseconds(100);
   };
 
