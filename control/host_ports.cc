@@ -20,17 +20,26 @@ absl::StatusOr<std::shared_ptr<vmm::VmDriver>> LibvirtHostConnector::Connect(
   return std::shared_ptr<vmm::VmDriver>(std::move(driver));
 }
 
+std::string BootSetProvisioner::ConsoleLogPath(const std::string& vms_dir,
+                                               const VmId& vm) {
+  return absl::StrCat(vms_dir, "/", vm.str(), ".console.log");
+}
+
+std::string BootSetProvisioner::DataDiskPath(const std::string& vms_dir,
+                                             const VmId& vm) {
+  return absl::StrCat(vms_dir, "/", vm.str(), ".data.qcow2");
+}
+
 absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
     const store::Vm& vm, const store::VmGroup& group) {
-  std::string dir = absl::StrCat(vms_dir_, "/", vm.id.str());
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  std::filesystem::create_directories(vms_dir_, ec);
   if (ec) {
     return absl::InternalError(
-        absl::StrCat("cannot create ", dir, ": ", ec.message()));
+        absl::StrCat("cannot create ", vms_dir_, ": ", ec.message()));
   }
   // QEMU runs as libvirt-qemu and opens the console log itself.
-  ::chmod(dir.c_str(), 0755);
+  ::chmod(vms_dir_.c_str(), 0755);
   vmm::VmSpec spec;
   spec.id = vm.id;
   spec.tenant = vm.tenant;
@@ -39,17 +48,18 @@ absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
   spec.memory_mib = group.memory_mib;
   spec.kernel_path = kernel_;
   spec.initrd_path = initrd_;
-  spec.console_log_path = absl::StrCat(dir, "/console.log");
+  spec.console_log_path = ConsoleLogPath(vms_dir_, vm.id);
   // Container root filesystems and the guest's image cache live on this
   // disk, not in guest RAM. A disk left by an earlier attempt (a crash
   // between Prepare and boot) is reused: it only ever holds an ext4 that
   // the guest owns.
-  std::string data = absl::StrCat(dir, "/data.qcow2");
+  std::string data = DataDiskPath(vms_dir_, vm.id);
   struct stat st;
   if (::stat(data.c_str(), &st) != 0) {
     NEST_RETURN_IF_ERROR(
         Annotate(images::CreateDataDisk(data, group.disk_mib),
                  absl::StrCat("data disk of VM ", vm.id.str())));
+    if (files_changed_) files_changed_();
   }
   spec.data_disk = vmm::DiskSpec{data, "qcow2", false};
   return spec;
@@ -57,11 +67,15 @@ absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
 
 absl::Status BootSetProvisioner::Release(const VmId& vm) {
   std::error_code ec;
-  std::filesystem::remove_all(absl::StrCat(vms_dir_, "/", vm.str()), ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot remove files of VM ",
-                                            vm.str(), ": ", ec.message()));
+  for (const std::string& path :
+       {DataDiskPath(vms_dir_, vm), ConsoleLogPath(vms_dir_, vm)}) {
+    std::filesystem::remove(path, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot remove ", path, " of VM ",
+                                              vm.str(), ": ", ec.message()));
+    }
   }
+  if (files_changed_) files_changed_();
   return absl::OkStatus();
 }
 

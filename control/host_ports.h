@@ -3,6 +3,7 @@
 // the virtio-serial channel.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "control/ports.h"
@@ -23,21 +24,31 @@ class LibvirtHostConnector : public HostConnector {
   const vmm::LibvirtOptions base_;
 };
 
-// VmSpecs that boot the guest boot set, with per-VM files (console log)
-// under `vms_dir/<vm id>/`. Thread-safe.
+// VmSpecs that boot the guest boot set. Per-VM files lie flat in `vms_dir`
+// (a libvirt dir storage pool, whose volumes are its plain files):
+// `<vm id>.data.qcow2` and `<vm id>.console.log`. Thread-safe when
+// `files_changed` is.
 class BootSetProvisioner : public VmProvisioner {
  public:
+  // `files_changed` (optional) runs after files were created or removed,
+  // e.g. to refresh the storage pool.
   BootSetProvisioner(std::string kernel_path, std::string initrd_path,
-                     std::string vms_dir)
+                     std::string vms_dir,
+                     std::function<void()> files_changed = nullptr)
       : kernel_(std::move(kernel_path)),
         initrd_(std::move(initrd_path)),
-        vms_dir_(std::move(vms_dir)) {}
+        vms_dir_(std::move(vms_dir)),
+        files_changed_(std::move(files_changed)) {}
   absl::StatusOr<vmm::VmSpec> Prepare(const store::Vm& vm,
                                       const store::VmGroup& group) override;
   absl::Status Release(const VmId& vm) override;
 
+  static std::string ConsoleLogPath(const std::string& vms_dir, const VmId& vm);
+  static std::string DataDiskPath(const std::string& vms_dir, const VmId& vm);
+
  private:
   const std::string kernel_, initrd_, vms_dir_;
+  const std::function<void()> files_changed_;
 };
 
 struct ChannelAgentOptions {

@@ -26,6 +26,7 @@
 #include "vmm/boot.h"
 #include "vmm/libvirt_bootstrap.h"
 #include "vmm/libvirt_driver.h"
+#include "vmm/libvirt_pool.h"
 
 namespace nest::tools {
 namespace {
@@ -162,6 +163,11 @@ absl::Status TearDownDev(const DaemonConfig& cfg) {
   } else if (!ours.empty()) {
     std::printf("libvirtd is not running: no domains to remove\n");
   }
+  if (vmm::LibvirtAnswers(kLocalUri)) {
+    std::string vms_dir = cfg.state_dir + "/vms";
+    NEST_RETURN_IF_ERROR(vmm::RemoveDirPool(kLocalUri, vms_dir));
+    std::printf("removed storage pool %s\n", vmm::DirPoolName(vms_dir).c_str());
+  }
   std::error_code ec;
   if (std::filesystem::exists(cfg.state_dir)) {
     std::filesystem::remove_all(cfg.state_dir, ec);
@@ -205,8 +211,13 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
     lopts.probe_initrd = boot.initrd_path;
     lopts.probe_cache_dir = cfg.state_dir + "/cache";
     hosts = std::make_unique<control::LibvirtHostConnector>(lopts);
+    // The per-VM files form a libvirt storage pool (`virsh vol-list`).
+    NEST_RETURN_IF_ERROR(vmm::EnsureDirPool(kLocalUri, vms_dir));
     provisioner = std::make_unique<control::BootSetProvisioner>(
-        boot.kernel_path, boot.initrd_path, vms_dir);
+        boot.kernel_path, boot.initrd_path, vms_dir, [vms_dir] {
+          absl::Status s = vmm::RefreshDirPool(kLocalUri, vms_dir);
+          if (!s.ok()) spdlog::warn("storage pool refresh: {}", s.ToString());
+        });
     agents = std::make_unique<control::ChannelAgentConnector>();
     NEST_ASSIGN_OR_RETURN(auto image_store,
                           images::ImageStore::Open(cfg.state_dir));
@@ -220,7 +231,7 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
   cmd_opts.placement = {copts.vmm_overhead_mib, copts.host_reserved};
   if (cfg.sim_hosts == 0) {
     cmd_opts.console_log_path = [vms_dir](const VmId& vm) {
-      return absl::StrCat(vms_dir, "/", vm.str(), "/console.log");
+      return control::BootSetProvisioner::ConsoleLogPath(vms_dir, vm);
     };
   }
   control::Commands commands(*store, &controller, *images, clock, cmd_opts);

@@ -3,8 +3,10 @@
 #
 # nestd --dev on real libvirt + QEMU converges examples/demo.yaml (group web,
 # hello x3, httpd x2); survives SIGKILL mid-convergence with no duplicate VM
-# or container; a backup restored into a fresh state dir converges without
-# duplicates; `nestd --dev --down` leaves no domain, file or state behind.
+# or container; VM files form a storage pool and container layers live on
+# each VM's data disk; a backup restored into a fresh state dir converges
+# without duplicates; `nestd --dev --down` leaves no domain, pool, file or
+# state behind.
 set -euo pipefail
 BIN="$1"
 SRC="$2"
@@ -65,6 +67,15 @@ wait_converged() {
 
 nest_domains() { virsh -c qemu:///system list --all --name | grep '^nest-' | sort || true; }
 
+# pools_under DIR: names of libvirt storage pools whose target is under DIR.
+pools_under() {
+  local p
+  for p in $(virsh -c qemu:///system pool-list --all --name); do
+    virsh -c qemu:///system pool-dumpxml "$p" | grep -q "<path>$1" && echo "$p"
+  done
+  return 0
+}
+
 echo "== build example images"
 bash "$SRC/examples/images/build.sh" "$WORK/examples" >/dev/null
 
@@ -94,6 +105,14 @@ httpd=$(containers_json | python3 "$SRC/tests/e2e/check_demo.py" first-httpd)
 "${CTL[@]}" exec "$httpd" -- wget -q -O- http://127.0.0.1:8080/ | grep -q . \
   || fail "httpd did not answer inside its container"
 
+echo "== per-VM data disks: a storage pool, and container layers on the disk"
+pool=$(pools_under "$STATE/vms")
+[ -n "$pool" ] || fail "no storage pool targets $STATE/vms"
+virsh -c qemu:///system vol-list "$pool" | grep -q '\.data\.qcow2' \
+  || fail "pool $pool lists no data disk"
+"${CTL[@]}" exec "$httpd" -- cat /proc/mounts | grep -q 'upperdir=/var/lib/nest/bundles/' \
+  || fail "the container's writable layer is not on the VM's data disk"
+
 echo "== backup, then restore into a fresh state dir"
 "$BIN/nestd" --state-dir "$STATE" backup "$WORK/backup.db"
 kill "$NESTD_PID"; wait "$NESTD_PID" 2>/dev/null || true; NESTD_PID=""
@@ -112,4 +131,5 @@ echo "== nestd --dev --down"
 "$BIN/nestd" --dev --down --state-dir "$STATE"
 [ -z "$(nest_domains)" ] || fail "domains left: $(nest_domains)"
 [ ! -e "$STATE" ] && [ ! -e "$RESTORED" ] || fail "state dirs left"
+[ -z "$(pools_under "$WORK")" ] || fail "storage pools left: $(pools_under "$WORK")"
 echo "dev_e2e: ok"
