@@ -152,19 +152,26 @@ TEST_CASE(
             "done"},
            16 * kMiB),
   };
+  // Three through create + start; the ticker through RunContainer (one
+  // `crun run --detach`).
   for (const ContainerSpec& s : specs) {
-    auto created = c.CreateContainer(s);
+    bool run = s.id == "ticker";
+    auto created = run ? c.RunContainer(s) : c.CreateContainer(s);
     REQUIRE_MESSAGE(created.ok(), s.id, ": ", created.status().ToString());
-    CHECK(created->state == ContainerState::kCreated);
+    CHECK(created->state ==
+          (run ? ContainerState::kRunning : ContainerState::kCreated));
     CHECK(created->pid > 0);
     CHECK(Guest(c, absl::StrCat("cat /sys/fs/cgroup/nest/", s.id,
                                 "/memory.max")) ==
           absl::StrCat(s.limits.memory_max_bytes));
   }
   for (const ContainerSpec& s : specs) {
+    if (s.id == "ticker") continue;
     auto started = c.StartContainer(s.id);
     REQUIRE_MESSAGE(started.ok(), s.id, ": ", started.status().ToString());
   }
+  CHECK(events.WaitFor(AgentEventKind::kContainerStarted, "ticker",
+                       absl::Seconds(10)));
 
   // hello: its output, exit code 0.
   auto exited = events.WaitFor(AgentEventKind::kContainerExited, "hello",
