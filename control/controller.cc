@@ -68,6 +68,17 @@ void Controller::Stop() {
   store_.Shutdown();
   if (loop_.joinable()) loop_.join();
   if (workers_) workers_->AwaitIdle();
+  {
+    // Boots still waiting for their guest call back into this object.
+    absl::MutexLock lock(&mu_);
+    auto idle = [this]()
+                    ABSL_SHARED_LOCKS_REQUIRED(mu_) { return busy_.empty(); };
+    mu_.Await(absl::Condition(&idle));
+  }
+  // What was observed is written before stopping: otherwise a restart would
+  // find started containers still pending and start them again.
+  absl::Status s = FlushRecords();
+  if (!s.ok()) spdlog::warn("recording observations at stop: {}", s.ToString());
 }
 
 void Controller::Wake() {
@@ -75,7 +86,16 @@ void Controller::Wake() {
   wake_ = true;
 }
 
-void Controller::AwaitIdle() { workers_->AwaitIdle(); }
+void Controller::AwaitIdle() {
+  workers_->AwaitIdle();
+  absl::Status s = FlushRecords();
+  if (!s.ok()) spdlog::warn("recording observations: {}", s.ToString());
+}
+
+absl::Time Controller::NextDeadline() {
+  absl::MutexLock lock(&mu_);
+  return next_deadline_;
+}
 
 PassStats Controller::stats() const {
   absl::MutexLock lock(&mu_);
@@ -95,7 +115,8 @@ void Controller::Loop() {
     // Sleep until the store changes, a driver/agent wakes us, or the resync
     // interval passes. Store events are waited on in short slices so a Wake
     // from a driver callback is not delayed by a full interval.
-    absl::Time until = clock_.MonotonicNow() + options_.resync_interval;
+    absl::Time until = std::min(
+        clock_.MonotonicNow() + options_.resync_interval, NextDeadline());
     for (;;) {
       {
         absl::MutexLock lock(&mu_);
@@ -119,13 +140,21 @@ absl::Status Controller::ReconcileOnce() {
     if (!s.ok()) errors.push_back(std::move(s));
   };
 
+  // A snapshot of 10,000 VMs and 50,000 containers takes a good part of a
+  // second to read, so it is read again only when a step changed the store.
+  auto refresh = [this](store::Snapshot* snap) -> absl::Status {
+    if (store_.LastEventSeq() == snap->event_seq) return absl::OkStatus();
+    NEST_ASSIGN_OR_RETURN(*snap, store_.ReadSnapshot());
+    return absl::OkStatus();
+  };
+  note(FlushRecords());
   NEST_ASSIGN_OR_RETURN(store::Snapshot snap, store_.ReadSnapshot());
   Observed observed;
   note(SyncHosts(snap, &observed));
   note(SyncContainerRows(snap));
-  NEST_ASSIGN_OR_RETURN(snap, store_.ReadSnapshot());
+  NEST_RETURN_IF_ERROR(refresh(&snap));
   note(Place(snap));
-  NEST_ASSIGN_OR_RETURN(snap, store_.ReadSnapshot());
+  NEST_RETURN_IF_ERROR(refresh(&snap));
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, s] : sessions_) observed.agents.insert(id);
@@ -133,6 +162,7 @@ absl::Status Controller::ReconcileOnce() {
   }
   note(SyncVms(snap, observed));
   note(SyncContainers(snap));
+  note(FlushRecords());
 
   absl::MutexLock lock(&mu_);
   ++stats_.passes;
@@ -165,6 +195,7 @@ absl::StatusOr<std::shared_ptr<vmm::VmDriver>> Controller::DriverFor(
 absl::Status Controller::SyncHosts(const store::Snapshot& s,
                                    Observed* observed) {
   absl::Time now = clock_.Now();
+  std::vector<Change> writes;
   for (const auto& h : s.hosts) {
     std::shared_ptr<vmm::VmDriver> driver = Driver(h.name);
     bool fresh = false;
@@ -221,14 +252,14 @@ absl::Status Controller::SyncHosts(const store::Snapshot& s,
                            now - h.last_heartbeat > options_.host_down_grace;
     const bool came_back = obs.reachable && h.state == store::HostState::kDown;
     if (!write_heartbeat && !want_down && !came_back) continue;
-    NEST_RETURN_IF_ERROR(store_.Write([&](store::WriteTx& tx) -> absl::Status {
+    const bool reachable = obs.reachable;
+    writes.push_back([this, name = h.name, reachable, facts, want_down,
+                      came_back, now](store::WriteTx& tx) -> absl::Status {
       // Heartbeats are recorded without a generation bump or event, so an
       // idle cluster stays quiet.
-      if (obs.reachable) {
-        NEST_RETURN_IF_ERROR(tx.RecordHostHeartbeat(h.name, now));
-      }
+      if (reachable) NEST_RETURN_IF_ERROR(tx.RecordHostHeartbeat(name, now));
       if (!facts && !want_down && !came_back) return absl::OkStatus();
-      NEST_ASSIGN_OR_RETURN(store::Host cur, tx.GetHost(h.name));
+      NEST_ASSIGN_OR_RETURN(store::Host cur, tx.GetHost(name));
       store::EventNote note{"HostFacts", ""};
       if (facts) {
         cur.capacity =
@@ -249,9 +280,23 @@ absl::Status Controller::SyncHosts(const store::Snapshot& s,
         note = {"HostUp", "reachable again"};
       }
       return tx.UpdateHost(cur, 0, note).status();
-    }));
+    });
   }
-  return absl::OkStatus();
+  if (writes.empty()) return absl::OkStatus();
+  // One transaction for every host: a thousand hosts heartbeating would
+  // otherwise cost a thousand commits each interval. Each host's change is
+  // nested so that one host gone meanwhile does not lose the others'.
+  absl::Status first;
+  NEST_RETURN_IF_ERROR(store_.Write([&](store::WriteTx& tx) -> absl::Status {
+    tx.SetActor("control", "");
+    first = absl::OkStatus();
+    for (const Change& w : writes) {
+      absl::Status st = tx.Nested(w);
+      if (!st.ok() && first.ok()) first = st;
+    }
+    return absl::OkStatus();
+  }));
+  return first;
 }
 
 // ---- Container rows --------------------------------------------------------
@@ -380,12 +425,16 @@ absl::Status Controller::Place(const store::Snapshot& s) {
 
 // ---- VMs -----------------------------------------------------------------
 
-absl::Status Controller::MutateVm(const VmId& id,
-                                  const std::function<void(store::Vm&)>& mutate,
-                                  const std::string& reason,
-                                  const std::string& message) {
-  return store_.Write([&](store::WriteTx& tx) -> absl::Status {
-    tx.SetActor("control", "");
+void Controller::Record(Change change) {
+  absl::MutexLock lock(&mu_);
+  records_.push_back(std::move(change));
+}
+
+void Controller::RecordVm(const VmId& id,
+                          std::function<void(store::Vm&)> mutate,
+                          std::string reason, std::string message) {
+  Record([id, mutate = std::move(mutate), reason = std::move(reason),
+          message = std::move(message)](store::WriteTx& tx) -> absl::Status {
     NEST_ASSIGN_OR_RETURN(store::Vm vm, tx.GetVm(id));
     store::Vm before = vm;
     mutate(vm);
@@ -394,11 +443,11 @@ absl::Status Controller::MutateVm(const VmId& id,
   });
 }
 
-absl::Status Controller::MutateContainer(
-    const ContainerId& id, const std::function<void(store::Container&)>& mutate,
-    const std::string& reason, const std::string& message) {
-  return store_.Write([&](store::WriteTx& tx) -> absl::Status {
-    tx.SetActor("control", "");
+void Controller::RecordContainer(const ContainerId& id,
+                                 std::function<void(store::Container&)> mutate,
+                                 std::string reason, std::string message) {
+  Record([id, mutate = std::move(mutate), reason = std::move(reason),
+          message = std::move(message)](store::WriteTx& tx) -> absl::Status {
     NEST_ASSIGN_OR_RETURN(store::Container c, tx.GetContainer(id));
     store::Container before = c;
     mutate(c);
@@ -407,19 +456,67 @@ absl::Status Controller::MutateContainer(
   });
 }
 
-void Controller::Launch(const VmId& vm, std::function<void()> op) {
+absl::Status Controller::FlushRecords() {
+  absl::MutexLock order(&flush_mu_);
+  std::vector<Change> changes;
+  {
+    absl::MutexLock lock(&mu_);
+    changes.swap(records_);
+  }
+  if (changes.empty()) return absl::OkStatus();
+  int64_t failed = 0;
+  absl::Status first;
+  absl::Status st = store_.Write([&](store::WriteTx& tx) -> absl::Status {
+    failed = 0;
+    first = absl::OkStatus();
+    tx.SetActor("control", "");
+    for (const Change& change : changes) {
+      // A row deleted since it was observed is no longer of interest; any
+      // other failure is reported, and the next pass observes again.
+      absl::Status s = tx.Nested(change);
+      if (s.ok() || absl::IsNotFound(s)) continue;
+      ++failed;
+      if (first.ok()) first = std::move(s);
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) {
+    // Nothing was written: keep the changes, in order, for the next flush
+    // (a VM whose readiness is lost here would never be observed again).
+    absl::MutexLock lock(&mu_);
+    changes.insert(changes.end(), std::make_move_iterator(records_.begin()),
+                   std::make_move_iterator(records_.end()));
+    records_ = std::move(changes);
+    return Annotate(st, "recording observations");
+  }
+  if (!first.ok()) {
+    return Annotate(first, absl::StrCat(failed, " of ", changes.size(),
+                                        " observations not recorded"));
+  }
+  return absl::OkStatus();
+}
+
+void Controller::LaunchAsync(const VmId& vm,
+                             std::function<void(std::function<void()>)> op) {
   {
     absl::MutexLock lock(&mu_);
     if (!busy_.insert(vm).second) return;
   }
-  workers_->Submit([this, vm, op = std::move(op)] {
+  workers_->Submit(
+      [this, vm, op = std::move(op)] { op([this, vm] { Done(vm); }); });
+}
+
+void Controller::Launch(const VmId& vm, std::function<void()> op) {
+  LaunchAsync(vm, [op = std::move(op)](std::function<void()> done) {
     op();
-    {
-      absl::MutexLock lock(&mu_);
-      busy_.erase(vm);
-      wake_ = true;
-    }
+    done();
   });
+}
+
+void Controller::Done(const VmId& vm) {
+  absl::MutexLock lock(&mu_);
+  busy_.erase(vm);
+  wake_ = true;
 }
 
 absl::Status Controller::SyncVms(const store::Snapshot& s,
@@ -446,7 +543,9 @@ absl::Status Controller::SyncVms(const store::Snapshot& s,
     if (!g || !may_retry(id)) continue;
     store::Vm v = vm;
     store::VmGroup grp = *g;
-    Launch(id, [this, v, grp] { BootVm(v, grp, false); });
+    LaunchAsync(id, [this, v, grp](std::function<void()> done) {
+      BootVm(v, grp, false, std::move(done));
+    });
   }
   for (const auto& id : diff.recreate) {
     const store::Vm& vm = *vms[id];
@@ -454,7 +553,9 @@ absl::Status Controller::SyncVms(const store::Snapshot& s,
     if (!g || !may_retry(id)) continue;
     store::Vm v = vm;
     store::VmGroup grp = *g;
-    Launch(id, [this, v, grp] { BootVm(v, grp, true); });
+    LaunchAsync(id, [this, v, grp](std::function<void()> done) {
+      BootVm(v, grp, true, std::move(done));
+    });
   }
   for (const auto& id : diff.attach) {
     if (!may_retry(id)) continue;
@@ -471,9 +572,9 @@ absl::Status Controller::SyncVms(const store::Snapshot& s,
     Launch(id, [this, h, vm] { RemoveOrphan(h, vm); });
   }
   for (const auto& [id, state] : diff.observe) {
-    NEST_RETURN_IF_ERROR(MutateVm(
+    RecordVm(
         id, [state = state](store::Vm& v) { v.observed = state; }, "Observed",
-        std::string(store::Name(state))));
+        std::string(store::Name(state)));
     if (state != VmObservedState::kRunning) DropSession(id);
   }
   for (const auto& id : diff.forget) {
@@ -504,30 +605,37 @@ absl::Status Controller::SyncVms(const store::Snapshot& s,
 }
 
 void Controller::BootVm(const store::Vm& vm, const store::VmGroup& group,
-                        bool recreate) {
+                        bool recreate, std::function<void()> done) {
   auto driver = Driver(vm.host);
-  if (!driver) return;
-  auto fail = [&](const absl::Status& s) {
-    spdlog::warn("vm {}: boot failed: {}", vm.id.str(), s.ToString());
-    (void)MutateVm(
-        vm.id,
-        [&](store::Vm& v) {
+  if (!driver) return done();
+  auto fail = [this, id = vm.id](const absl::Status& s) {
+    spdlog::warn("vm {}: boot failed: {}", id.str(), s.ToString());
+    std::string msg(s.message());
+    RecordVm(
+        id,
+        [msg](store::Vm& v) {
           v.observed = VmObservedState::kFailed;
           v.boot_attempts += 1;
-          v.message = std::string(s.message());
+          v.message = msg;
         },
-        "BootFailed", std::string(s.message()));
+        "BootFailed", msg);
     absl::MutexLock lock(&mu_);
-    retry_after_[vm.id] = clock_.MonotonicNow() + options_.boot_retry_delay;
+    retry_after_[id] = clock_.MonotonicNow() + options_.boot_retry_delay;
   };
   if (recreate) {
     DropSession(vm.id);
     absl::Status s = IgnoreNotFound(driver->Undefine(vm.id));
-    if (!s.ok()) return fail(s);
+    if (!s.ok()) {
+      fail(s);
+      return done();
+    }
   }
   auto spec = provisioner_.Prepare(vm, group);
-  if (!spec.ok()) return fail(spec.status());
-  (void)MutateVm(
+  if (!spec.ok()) {
+    fail(spec.status());
+    return done();
+  }
+  RecordVm(
       vm.id,
       [](store::Vm& v) {
         v.observed = VmObservedState::kBooting;
@@ -535,27 +643,36 @@ void Controller::BootVm(const store::Vm& vm, const store::VmGroup& group,
       },
       "Booting", "");
   absl::Time start = clock_.MonotonicNow();
-  auto agent = agent_connector_.Boot(*driver, *spec);
-  if (!agent.ok()) return fail(agent.status());
-  absl::Duration took = clock_.MonotonicNow() - start;
-  (*agent)->SetEventHandler([this](const agent::AgentEvent&) { Wake(); });
-  {
-    absl::MutexLock lock(&mu_);
-    sessions_[vm.id] = Session{*agent, {}};
-    retry_after_.erase(vm.id);
-    ++stats_.vms_created;
-  }
-  (void)MutateVm(
-      vm.id,
-      [&](store::Vm& v) {
-        v.observed = VmObservedState::kRunning;
-        v.boot_attempts += 1;
-        v.domain_name = vmm::DomainName(vm.id);
-        v.message.clear();
-      },
-      "VmReady",
-      absl::StrCat("agent answered ", absl::ToInt64Milliseconds(took),
-                   " ms after create"));
+  // The driver is captured so it outlives the boot, as BootAsync requires.
+  agent_connector_.BootAsync(
+      *driver, *spec,
+      [this, id = vm.id, driver, start, fail, done = std::move(done)](
+          absl::StatusOr<std::shared_ptr<agent::AgentApi>> agent) {
+        if (!agent.ok()) {
+          fail(agent.status());
+          return done();
+        }
+        absl::Duration took = clock_.MonotonicNow() - start;
+        (*agent)->SetEventHandler([this](const agent::AgentEvent&) { Wake(); });
+        {
+          absl::MutexLock lock(&mu_);
+          sessions_[id] = Session{*agent, {}, {}};
+          retry_after_.erase(id);
+          ++stats_.vms_created;
+        }
+        RecordVm(
+            id,
+            [id](store::Vm& v) {
+              v.observed = VmObservedState::kRunning;
+              v.boot_attempts += 1;
+              v.domain_name = vmm::DomainName(id);
+              v.message.clear();
+            },
+            "VmReady",
+            absl::StrCat("agent answered ", absl::ToInt64Milliseconds(took),
+                         " ms after create"));
+        done();
+      });
 }
 
 void Controller::AttachVm(const store::Vm& vm) {
@@ -572,10 +689,10 @@ void Controller::AttachVm(const store::Vm& vm) {
   (*agent)->SetEventHandler([this](const agent::AgentEvent&) { Wake(); });
   {
     absl::MutexLock lock(&mu_);
-    sessions_[vm.id] = Session{*agent, {}};
+    sessions_[vm.id] = Session{*agent, {}, {}};
     retry_after_.erase(vm.id);
   }
-  (void)MutateVm(
+  RecordVm(
       vm.id,
       [](store::Vm& v) {
         v.observed = VmObservedState::kRunning;
@@ -593,7 +710,7 @@ void Controller::TeardownVm(const store::Vm& vm) {
     auto it = sessions_.find(vm.id);
     if (it != sessions_.end()) agent = it->second.agent;
   }
-  (void)MutateVm(
+  RecordVm(
       vm.id, [](store::Vm& v) { v.observed = VmObservedState::kStopping; },
       "Stopping", "");
   vmm::GracefulRequest graceful;
@@ -614,7 +731,7 @@ void Controller::TeardownVm(const store::Vm& vm) {
       return;
     }
   }
-  (void)MutateVm(
+  RecordVm(
       vm.id, [](store::Vm& v) { v.observed = VmObservedState::kStopped; },
       "Stopped",
       path.ok() ? std::string(vmm::ShutdownPathName(*path)) : "gone");

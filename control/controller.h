@@ -6,18 +6,30 @@
 // pass without duplicates.
 //
 // A pass runs when the store commits an event, when a driver or agent
-// reports something, and at least every `resync_interval`.
+// reports something, when a container's stop grace period ends, and at
+// least every `resync_interval`.
+//
+// Observations (a VM answered, a container started or exited) are queued
+// and written in one transaction per pass rather than one each: at 10,000
+// VMs a commit per observation made the store the bottleneck. Losing the
+// queue in a crash loses nothing the next pass does not observe again.
+//
+// Containers that should no longer run are stopped gracefully: SIGTERM,
+// then SIGKILL once the workload's stop_grace_s has passed. The wait is a
+// deadline kept between passes, never a blocked thread.
 //
 // Thread-safety: Start/Stop/Wake/AgentFor/ReconcileOnce are thread-safe;
 // ReconcileOnce calls are serialized internally.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -43,6 +55,9 @@ struct ControllerOptions {
   // Wait before retrying a VM whose boot failed.
   absl::Duration boot_retry_delay = absl::Seconds(5);
   int max_parallel_vm_ops = 4;
+  // Grace before SIGKILL for a container whose workload is gone and whose
+  // grace this controller does not remember (started before a restart).
+  absl::Duration orphan_stop_grace = absl::Seconds(10);
   // Host memory each VM costs on top of its shape (QEMU itself).
   int64_t vmm_overhead_mib = 64;
   // Held back on every host for the host itself.
@@ -55,6 +70,7 @@ struct PassStats {
   int64_t placements = 0;
   int64_t vms_created = 0;
   int64_t containers_started = 0;
+  int64_t containers_stopped = 0;
   int64_t errors = 0;
   absl::Duration last_pass;
 };
@@ -78,7 +94,9 @@ class Controller {
   // One full pass, synchronously (the loop calls this; tests may too).
   [[nodiscard]] absl::Status ReconcileOnce();
 
-  // Waits until VM operations started by earlier passes finish (tests).
+  // Waits until VM operations started by earlier passes finish and writes
+  // what they observed to the store (tests). A boot still waiting for its
+  // guest (AgentConnector::BootAsync) is not waited for.
   void AwaitIdle();
 
   // The agent of a running VM, or NOT_FOUND / UNAVAILABLE.
@@ -100,32 +118,54 @@ class Controller {
   struct Session {
     std::shared_ptr<agent::AgentApi> agent;
     std::set<std::string> images;  // digests already pushed
+    // Stop grace of each container started through this session, for when
+    // its row is gone (workload deleted) by the time it must stop.
+    std::map<std::string, absl::Duration> grace;
   };
+  // One queued observation: applied inside its own savepoint.
+  using Change = std::function<absl::Status(store::WriteTx&)>;
 
   void Loop();
+  // When the loop must run a pass at the latest (a stop grace ends).
+  absl::Time NextDeadline();
   absl::Status SyncHosts(const store::Snapshot& s, Observed* observed);
   absl::Status SyncContainerRows(const store::Snapshot& s);
   absl::Status Place(const store::Snapshot& s);
   absl::Status SyncVms(const store::Snapshot& s, const Observed& observed);
   absl::Status SyncContainers(const store::Snapshot& s);
 
-  // VM operations, run on the worker pool.
-  void BootVm(const store::Vm& vm, const store::VmGroup& group, bool recreate);
+  // VM operations, run on the worker pool. BootVm calls `done` when the
+  // guest answered or failed, which may be after it returns.
+  void BootVm(const store::Vm& vm, const store::VmGroup& group, bool recreate,
+              std::function<void()> done);
   void AttachVm(const store::Vm& vm);
   void TeardownVm(const store::Vm& vm);
   void RemoveOrphan(const HostId& host, const VmId& vm);
+  // Marks `vm` busy and runs `op` on a worker; the VM stays busy until
+  // `op` calls the callback it is given.
+  void LaunchAsync(const VmId& vm,
+                   std::function<void(std::function<void()>)> op);
   void Launch(const VmId& vm, std::function<void()> op);
+  void Done(const VmId& vm);
 
   absl::Status StartContainer(const store::Container& c,
                               const store::Workload& w, Session& session);
-  // Read-modify-write of one VM row in its own transaction.
-  absl::Status MutateVm(const VmId& id,
-                        const std::function<void(store::Vm&)>& mutate,
-                        const std::string& reason, const std::string& message);
-  absl::Status MutateContainer(
-      const ContainerId& id,
-      const std::function<void(store::Container&)>& mutate,
-      const std::string& reason, const std::string& message);
+  // One step of a graceful stop of container `id` in `vm`: SIGTERM first,
+  // SIGKILL once `grace` has passed since, delete once it has exited.
+  // Returns true when the container is gone from the guest.
+  bool StopContainer(const VmId& vm, Session& session,
+                     const agent::ContainerInfo& info, absl::Duration grace,
+                     std::vector<absl::Status>* errors);
+  // Queues a read-modify-write of one VM / container row for the next
+  // flush. A row deleted meanwhile is skipped.
+  void RecordVm(const VmId& id, std::function<void(store::Vm&)> mutate,
+                std::string reason, std::string message);
+  void RecordContainer(const ContainerId& id,
+                       std::function<void(store::Container&)> mutate,
+                       std::string reason, std::string message);
+  void Record(Change change);
+  // Writes every queued change in one transaction.
+  absl::Status FlushRecords();
   void DropSession(const VmId& vm);
   std::shared_ptr<vmm::VmDriver> Driver(const HostId& host);
 
@@ -139,11 +179,18 @@ class Controller {
 
   absl::Mutex pass_mu_;  // serializes passes
   SeededRng rng_ ABSL_GUARDED_BY(pass_mu_);
+  // Containers sent SIGTERM: (vm, container) -> when SIGKILL is due.
+  std::map<std::pair<VmId, std::string>, absl::Time> kill_at_
+      ABSL_GUARDED_BY(pass_mu_);
+
+  absl::Mutex flush_mu_;  // keeps flushes, and so each row's changes, in order
 
   mutable absl::Mutex mu_;
   std::map<HostId, HostConn> hosts_ ABSL_GUARDED_BY(mu_);
   std::map<VmId, Session> sessions_ ABSL_GUARDED_BY(mu_);
   std::set<VmId> busy_ ABSL_GUARDED_BY(mu_);
+  std::vector<Change> records_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::map<VmId, absl::Time> retry_after_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

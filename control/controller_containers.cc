@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <csignal>
 
 #include "absl/strings/str_cat.h"
@@ -73,20 +74,57 @@ absl::Status Controller::StartContainer(const store::Container& c,
                         session.agent->StartContainer(spec.id));
   absl::Time started =
       info.started == absl::InfinitePast() ? clock_.Now() : info.started;
-  NEST_RETURN_IF_ERROR(MutateContainer(
+  session.grace[spec.id] = absl::Seconds(w.stop_grace_s);
+  RecordContainer(
       c.id,
-      [&](store::Container& row) {
+      [started, gen = w.meta.generation](store::Container& row) {
         row.observed = ContainerObservedState::kRunning;
         row.started_at = started;
         row.finished_at = absl::InfinitePast();
         row.exit_code.reset();
-        row.spec_generation = w.meta.generation;
+        row.spec_generation = gen;
         row.message.clear();
       },
-      "Started", absl::StrCat("in VM ", c.vm.str())));
+      "Started", absl::StrCat("in VM ", c.vm.str()));
   absl::MutexLock lock(&mu_);
   ++stats_.containers_started;
   return absl::OkStatus();
+}
+
+bool Controller::StopContainer(const VmId& vm, Session& session,
+                               const agent::ContainerInfo& info,
+                               absl::Duration grace,
+                               std::vector<absl::Status>* errors) {
+  const auto key = std::make_pair(vm, info.id);
+  if (info.state != agent::ContainerState::kRunning) {
+    absl::Status d = IgnoreNotFound(session.agent->DeleteContainer(info.id));
+    if (!d.ok()) {
+      errors->push_back(Annotate(d, "container " + info.id));
+      return false;
+    }
+    kill_at_.erase(key);
+    session.grace.erase(info.id);
+    absl::MutexLock lock(&mu_);
+    ++stats_.containers_stopped;
+    return true;
+  }
+  // The container may exit between the list and the signal: NOT_FOUND and
+  // FAILED_PRECONDITION (exited already) just mean the next pass deletes it.
+  auto signal = [&](int sig) {
+    absl::Status k = session.agent->KillContainer(info.id, sig);
+    if (!k.ok() && !absl::IsNotFound(k) && !absl::IsFailedPrecondition(k)) {
+      errors->push_back(Annotate(k, "container " + info.id));
+    }
+  };
+  const absl::Time now = clock_.MonotonicNow();
+  auto it = kill_at_.find(key);
+  if (it == kill_at_.end()) {
+    signal(SIGTERM);
+    kill_at_[key] = now + grace;
+  } else if (now >= it->second) {
+    signal(SIGKILL);
+  }
+  return false;
 }
 
 absl::Status Controller::SyncContainers(const store::Snapshot& s) {
@@ -96,14 +134,16 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
   for (const auto& v : s.vms) vms[v.id] = &v;
   std::map<VmId, std::vector<const store::Container*>> by_vm;
   std::vector<absl::Status> errors;
+  auto forget_row = [this](const ContainerId& id, const char* why) {
+    Record([id, why](store::WriteTx& tx) {
+      return tx.DeleteContainer(id, 0, {"Deleted", why});
+    });
+  };
 
   for (const auto& c : s.containers) {
     if (c.vm.empty()) {
       if (c.desired != ContainerDesiredState::kRunning) {
-        errors.push_back(store_.Write([&](store::WriteTx& tx) {
-          tx.SetActor("control", "");
-          return tx.DeleteContainer(c.id, 0, {"Deleted", "retired"});
-        }));
+        forget_row(c.id, "retired");
       }
       continue;
     }
@@ -131,27 +171,25 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
     }
     std::map<std::string, agent::ContainerInfo> running;
     for (auto& info : *listed) running[info.id] = info;
+    auto grace_of = [&](const std::string& id) {
+      auto g = session.grace.find(id);
+      return g == session.grace.end() ? options_.orphan_stop_grace : g->second;
+    };
     std::set<std::string> rows;
     for (const auto* c : by_vm[vm_id]) {
       rows.insert(c->id.str());
       auto w = wls.find({c->tenant.str(), c->workload.str()});
       auto in_guest = running.find(c->id.str());
       if (c->desired != ContainerDesiredState::kRunning || w == wls.end()) {
-        if (in_guest != running.end()) {
-          if (in_guest->second.state == agent::ContainerState::kRunning) {
-            (void)session.agent->KillContainer(c->id.str(), SIGKILL);
-          }
-          absl::Status d =
-              IgnoreNotFound(session.agent->DeleteContainer(c->id.str()));
-          if (!d.ok()) {
-            errors.push_back(d);
-            continue;
-          }
+        // Retired (scale-down, preemption) or its workload is gone: stop it
+        // gracefully; the row goes once nothing runs in the guest.
+        const absl::Duration grace =
+            w == wls.end() ? grace_of(c->id.str())
+                           : absl::Seconds(w->second->stop_grace_s);
+        if (in_guest == running.end() ||
+            StopContainer(vm_id, session, in_guest->second, grace, &errors)) {
+          forget_row(c->id, "stopped");
         }
-        errors.push_back(store_.Write([&](store::WriteTx& tx) {
-          tx.SetActor("control", "");
-          return tx.DeleteContainer(c->id, 0, {"Deleted", "stopped"});
-        }));
         continue;
       }
       if (c->observed == ContainerObservedState::kPending ||
@@ -159,58 +197,73 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
         absl::Status st = StartContainer(*c, *w->second, session);
         if (!st.ok()) {
           errors.push_back(Annotate(st, "container " + c->id.str()));
-          (void)MutateContainer(
-              c->id,
-              [&](store::Container& row) {
-                row.message = std::string(st.message());
-              },
-              "StartFailed", std::string(st.message()));
+          std::string msg(st.message());
+          RecordContainer(
+              c->id, [msg](store::Container& row) { row.message = msg; },
+              "StartFailed", msg);
         }
         continue;
       }
       if (c->observed != ContainerObservedState::kRunning) continue;
       if (in_guest == running.end()) {
         // The guest lost it (VM rebooted): run it again.
-        errors.push_back(MutateContainer(
+        RecordContainer(
             c->id,
             [](store::Container& row) {
               row.observed = ContainerObservedState::kPending;
             },
-            "Lost", "not known to the agent"));
+            "Lost", "not known to the agent");
       } else if (in_guest->second.state == agent::ContainerState::kExited) {
-        const auto& info = in_guest->second;
+        const agent::ContainerInfo info = in_guest->second;
         std::string msg =
             info.oom_killed ? "OOM-killed (memory.max reached)"
                             : absl::StrCat("exited with code ", info.exit_code);
-        errors.push_back(MutateContainer(
+        const absl::Time finished = info.finished == absl::InfinitePast()
+                                        ? clock_.Now()
+                                        : info.finished;
+        RecordContainer(
             c->id,
-            [&](store::Container& row) {
+            [info, finished, msg](store::Container& row) {
               row.observed = info.exit_code == 0
                                  ? ContainerObservedState::kExited
                                  : ContainerObservedState::kFailed;
               row.exit_code = info.exit_code;
-              row.finished_at = info.finished == absl::InfinitePast()
-                                    ? clock_.Now()
-                                    : info.finished;
+              row.finished_at = finished;
               row.message = msg;
             },
-            info.oom_killed ? "OOMKilled" : "Exited", msg));
+            info.oom_killed ? "OOMKilled" : "Exited", msg);
       }
     }
     // Whatever runs in the guest without a row is not ours to keep
-    // (preempted, or left by a crash before its row was written).
+    // (its workload was deleted, it was preempted, or a crash left it
+    // before its row was written): it gets the same graceful stop.
     for (const auto& [id, info] : running) {
       if (rows.count(id)) continue;
-      if (info.state == agent::ContainerState::kRunning) {
-        (void)session.agent->KillContainer(id, SIGKILL);
-      }
-      (void)session.agent->DeleteContainer(id);
+      StopContainer(vm_id, session, info, grace_of(id), &errors);
     }
-    // Remember pushed images for the next pass.
+    // Remember pushed images and grace periods for the next pass.
     absl::MutexLock relock(&mu_);
     auto it = sessions_.find(vm_id);
-    if (it != sessions_.end())
+    if (it != sessions_.end()) {
       it->second.images.insert(session.images.begin(), session.images.end());
+      it->second.grace = session.grace;
+    }
+  }
+
+  // Forget stops whose VM went away; the earliest pending SIGKILL decides
+  // when the loop must run again.
+  absl::Time next = absl::InfiniteFuture();
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = kill_at_.begin(); it != kill_at_.end();) {
+      if (!sessions_.count(it->first.first)) {
+        it = kill_at_.erase(it);
+        continue;
+      }
+      next = std::min(next, it->second);
+      ++it;
+    }
+    next_deadline_ = next;
   }
   for (const auto& e : errors) {
     if (!e.ok()) return e;

@@ -4,6 +4,11 @@
 
 namespace nest::control {
 
+void AgentConnector::BootAsync(vmm::VmDriver& driver, const vmm::VmSpec& spec,
+                               BootDone done) {
+  done(Boot(driver, spec));
+}
+
 absl::StatusOr<ImportedImage> ImageSource::Import(const TenantId&,
                                                   const std::string& name,
                                                   const std::string&) {

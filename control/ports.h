@@ -3,6 +3,7 @@
 // simulated driver + in-memory agents (nestd --sim, benchmarks) and tests.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,16 @@ class AgentConnector {
   // (the readiness signal). On failure nothing of the VM is left defined.
   [[nodiscard]] virtual absl::StatusOr<std::shared_ptr<agent::AgentApi>> Boot(
       vmm::VmDriver& driver, const vmm::VmSpec& spec) = 0;
+  using BootDone =
+      std::function<void(absl::StatusOr<std::shared_ptr<agent::AgentApi>>)>;
+  // Boot without holding the caller until the guest answers: `done` runs
+  // exactly once, with what Boot would have returned, on any thread and
+  // possibly before BootAsync returns. `driver` must outlive the boot. The
+  // default runs Boot on the calling thread; a connector that can wait
+  // for hellos without a thread per VM overrides it, so thousands of VMs
+  // can boot at once.
+  virtual void BootAsync(vmm::VmDriver& driver, const vmm::VmSpec& spec,
+                         BootDone done);
   // Connects to the agent of a VM that is already running (after nestd
   // restarted, or after the agent connection broke).
   [[nodiscard]] virtual absl::StatusOr<std::shared_ptr<agent::AgentApi>> Attach(

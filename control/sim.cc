@@ -42,7 +42,18 @@ int64_t SimHostConnector::connects() const {
   return connects_;
 }
 
-absl::StatusOr<std::shared_ptr<agent::AgentApi>> SimAgentConnector::Boot(
+SimAgentConnector::SimAgentConnector(Clock& clock, absl::Duration boot_latency)
+    : clock_(clock), boot_latency_(boot_latency) {}
+
+SimAgentConnector::~SimAgentConnector() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (timer_thread_.joinable()) timer_thread_.join();
+}
+
+absl::StatusOr<std::shared_ptr<agent::FakeAgent>> SimAgentConnector::Create(
     vmm::VmDriver& driver, const vmm::VmSpec& spec) {
   {
     absl::MutexLock lock(&mu_);
@@ -56,7 +67,73 @@ absl::StatusOr<std::shared_ptr<agent::AgentApi>> SimAgentConnector::Boot(
   absl::MutexLock lock(&mu_);
   ++boots_;
   agents_[spec.id] = agent;
-  return std::shared_ptr<agent::AgentApi>(agent);
+  return agent;
+}
+
+absl::StatusOr<std::shared_ptr<agent::AgentApi>> SimAgentConnector::Hello(
+    vmm::VmDriver& driver, const VmId& vm,
+    std::shared_ptr<agent::FakeAgent> agent) {
+  NEST_ASSIGN_OR_RETURN(vmm::VmState state, driver.GetState(vm));
+  if (state != vmm::VmState::kRunning) {
+    return absl::UnavailableError(absl::StrCat("VM \"", vm.str(), "\" is ",
+                                               vmm::VmStateName(state),
+                                               " before its agent answered"));
+  }
+  return std::shared_ptr<agent::AgentApi>(std::move(agent));
+}
+
+absl::StatusOr<std::shared_ptr<agent::AgentApi>> SimAgentConnector::Boot(
+    vmm::VmDriver& driver, const vmm::VmSpec& spec) {
+  NEST_ASSIGN_OR_RETURN(auto agent, Create(driver, spec));
+  if (boot_latency_ > absl::ZeroDuration()) clock_.SleepFor(boot_latency_);
+  return Hello(driver, spec.id, std::move(agent));
+}
+
+void SimAgentConnector::BootAsync(vmm::VmDriver& driver,
+                                  const vmm::VmSpec& spec, BootDone done) {
+  auto agent = Create(driver, spec);
+  if (!agent.ok()) return done(agent.status());
+  if (boot_latency_ <= absl::ZeroDuration()) {
+    return done(Hello(driver, spec.id, *std::move(agent)));
+  }
+  absl::MutexLock lock(&mu_);
+  timers_.push_back(
+      Timer{clock_.MonotonicNow() + boot_latency_,
+            [&driver, id = spec.id, agent = *std::move(agent),
+             done = std::move(done)] { done(Hello(driver, id, agent)); }});
+  if (!timer_thread_.joinable()) {
+    timer_thread_ = std::thread([this] { TimerLoop(); });
+  }
+}
+
+void SimAgentConnector::TimerLoop() {
+  for (;;) {
+    absl::Time at;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !timers_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      at = timers_.front().at;
+    }
+    absl::Time now = clock_.MonotonicNow();
+    if (now < at) clock_.SleepFor(at - now);
+    // Fire everything due, outside the lock: callbacks call back into the
+    // controller, which may boot more VMs.
+    std::vector<Timer> due;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      now = clock_.MonotonicNow();
+      while (!timers_.empty() && timers_.front().at <= now) {
+        due.push_back(std::move(timers_.front()));
+        timers_.pop_front();
+      }
+    }
+    for (Timer& t : due) t.fire();
+  }
 }
 
 absl::StatusOr<std::shared_ptr<agent::AgentApi>> SimAgentConnector::Attach(

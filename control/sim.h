@@ -4,9 +4,13 @@
 // `nestd --sim`, the control-plane benchmark and the reconciler tests.
 #pragma once
 
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -40,11 +44,23 @@ class SimHostConnector : public HostConnector {
   int64_t connects_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// Boots VMs on the driver and gives each a FakeAgent. Thread-safe.
+// Boots VMs on the driver and gives each a FakeAgent, which answers
+// `boot_latency` after the domain was created (as a guest's hello would).
+// Boot blocks for that long; BootAsync waits on one timer thread for all
+// VMs, so 10,000 VMs can boot at once. Thread-safe.
+//
+// The destructor drops boots still waiting; it may wait for the timer
+// thread's current sleep on `clock` to end (a FakeClock must be advanced).
 class SimAgentConnector : public AgentConnector {
  public:
+  explicit SimAgentConnector(
+      Clock& clock = RealClock(),
+      absl::Duration boot_latency = absl::ZeroDuration());
+  ~SimAgentConnector() override;
   absl::StatusOr<std::shared_ptr<agent::AgentApi>> Boot(
       vmm::VmDriver& driver, const vmm::VmSpec& spec) override;
+  void BootAsync(vmm::VmDriver& driver, const vmm::VmSpec& spec,
+                 BootDone done) override;
   absl::StatusOr<std::shared_ptr<agent::AgentApi>> Attach(
       vmm::VmDriver& driver, const VmId& vm) override;
   // The VM's agent (nullptr when it never booted).
@@ -54,9 +70,30 @@ class SimAgentConnector : public AgentConnector {
   int64_t boots() const;
 
  private:
+  // Defines the domain and makes its agent; the agent answers later.
+  absl::StatusOr<std::shared_ptr<agent::FakeAgent>> Create(
+      vmm::VmDriver& driver, const vmm::VmSpec& spec);
+  // The agent answers unless the guest died while booting.
+  static absl::StatusOr<std::shared_ptr<agent::AgentApi>> Hello(
+      vmm::VmDriver& driver, const VmId& vm,
+      std::shared_ptr<agent::FakeAgent> agent);
+  void TimerLoop();
+
+  struct Timer {
+    absl::Time at;  // on clock_.MonotonicNow()
+    std::function<void()> fire;
+  };
+
+  Clock& clock_;
+  const absl::Duration boot_latency_;
   mutable absl::Mutex mu_;
   std::map<VmId, std::shared_ptr<agent::FakeAgent>> agents_
       ABSL_GUARDED_BY(mu_);
+  // Deadlines are now + the fixed latency, so arrival order is firing
+  // order and a queue suffices.
+  std::deque<Timer> timers_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread timer_thread_;  // started by the first BootAsync that waits
   int fail_next_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status fail_status_ ABSL_GUARDED_BY(mu_);
   int64_t boots_ ABSL_GUARDED_BY(mu_) = 0;

@@ -343,6 +343,7 @@ absl::StatusOr<T> WriteTx::CreateT(const T& in, const EventNote& n) {
   BindTime(s, now);
   NEST_RETURN_IF_ERROR(
       Annotate(s.Run(), absl::StrCat("creating ", Describe(in))));
+  ++rows_;
   NEST_RETURN_IF_ERROR(AppendChange(obj, "Created", n));
   return obj;
 }
@@ -386,6 +387,7 @@ absl::StatusOr<T> WriteTx::UpdateT(const T& in, int64_t expected_generation,
   Row<T>::BindKey(s, obj);
   NEST_RETURN_IF_ERROR(
       Annotate(s.Run(), absl::StrCat("updating ", Describe(in))));
+  ++rows_;
   NEST_RETURN_IF_ERROR(AppendChange(obj, "Updated", n));
   return obj;
 }
@@ -416,6 +418,7 @@ absl::Status WriteTx::DeleteT(const T& probe, int64_t expected_generation,
     }
     return Annotate(st, absl::StrCat("deleting ", Describe(probe)));
   }
+  ++rows_;
   return AppendChange(*cur, "Deleted", n);
 }
 
@@ -431,6 +434,7 @@ absl::Status WriteTx::RecordHostHeartbeat(const HostId& name, absl::Time at) {
     probe.name = name;
     return NotFound(probe);
   }
+  ++rows_;
   return absl::OkStatus();
 }
 

@@ -114,7 +114,20 @@ absl::StatusOr<int64_t> WriteTx::AppendEvent(Event e) {
   s.Bind(e.message).Bind(e.actor).Bind(e.request_id);
   NEST_RETURN_IF_ERROR(Annotate(s.Run(), "appending event"));
   last_seq_ = sqlite3_last_insert_rowid(db_->raw());
+  ++rows_;
   return last_seq_;
+}
+
+absl::Status WriteTx::Nested(absl::FunctionRef<absl::Status(WriteTx&)> fn) {
+  NEST_RETURN_IF_ERROR(Exec(db_->raw(), "SAVEPOINT nested"));
+  const int64_t seq = last_seq_, rows = rows_;
+  absl::Status st = fn(*this);
+  if (st.ok()) return Exec(db_->raw(), "RELEASE nested");
+  // Undo only this change; the outer transaction goes on.
+  absl::Status undo = Exec(db_->raw(), "ROLLBACK TO nested; RELEASE nested");
+  last_seq_ = seq;
+  rows_ = rows;
+  return undo.ok() ? st : Annotate(undo, st.ToString());
 }
 
 // ---- Store ----
@@ -197,12 +210,13 @@ absl::Status Store::WriteLocked(absl::FunctionRef<absl::Status(WriteTx&)> fn) {
   // second process cannot make this transaction fail half-way with BUSY.
   NEST_RETURN_IF_ERROR(Annotate(Exec(writer_->raw(), "BEGIN IMMEDIATE"),
                                 "starting write transaction"));
+  const absl::Time start = clock_.MonotonicNow();
   WriteTx tx(writer_.get(), clock_);
   absl::Status st = fn(tx);
   if (st.ok()) {
     st = Annotate(Exec(writer_->raw(), "COMMIT"), "committing");
     if (st.ok()) {
-      Published(tx.last_seq_);
+      Published(tx, clock_.MonotonicNow() - start);
       return st;
     }
   }
@@ -213,10 +227,17 @@ absl::Status Store::WriteLocked(absl::FunctionRef<absl::Status(WriteTx&)> fn) {
   return st;
 }
 
-void Store::Published(int64_t seq) {
+void Store::Published(const WriteTx& tx, absl::Duration took) {
   absl::MutexLock l(&events_mu_);
-  ++commits_;
-  if (seq > last_seq_) last_seq_ = seq;
+  ++stats_.commits;
+  stats_.rows += tx.rows_;
+  // Every object change appends exactly one event; sequence numbers are
+  // consecutive within a committed transaction.
+  if (tx.last_seq_ > last_seq_) {
+    stats_.changes += tx.last_seq_ - last_seq_;
+    last_seq_ = tx.last_seq_;
+  }
+  stats_.busy += took;
 }
 
 absl::Status Store::Write(absl::FunctionRef<absl::Status(WriteTx&)> fn) {
@@ -317,7 +338,12 @@ int64_t Store::LastEventSeq() const {
 
 int64_t Store::commits() const {
   absl::MutexLock l(&events_mu_);
-  return commits_;
+  return stats_.commits;
+}
+
+Store::WriteStats Store::write_stats() const {
+  absl::MutexLock l(&events_mu_);
+  return stats_;
 }
 
 int64_t Store::WaitForEvents(int64_t after_seq, absl::Duration timeout) {

@@ -213,6 +213,14 @@ class WriteTx : public ReadTx {
   // default to SetActor's. Returns the seq.
   [[nodiscard]] absl::StatusOr<int64_t> AppendEvent(Event e);
 
+  // Runs `fn` inside a savepoint: when it fails, everything it wrote (rows
+  // and events) is undone and its error returned, while the rest of the
+  // transaction stands. Lets one transaction carry many independent
+  // changes (a batch of observations) without one bad change spoiling the
+  // others or leaving half of itself behind.
+  [[nodiscard]] absl::Status Nested(
+      absl::FunctionRef<absl::Status(WriteTx&)> fn);
+
  private:
   friend class Store;
   WriteTx(internal::Db* db, Clock& clock) : ReadTx(db), clock_(clock) {}
@@ -235,6 +243,7 @@ class WriteTx : public ReadTx {
   std::string actor_;
   std::string request_id_;
   int64_t last_seq_ = 0;  // highest seq appended in this transaction
+  int64_t rows_ = 0;      // object rows and events written (WriteStats)
 };
 
 // Identifies one API request for idempotency. `request_hash` is a digest
@@ -314,6 +323,17 @@ class Store {
   // Write transactions committed since Open (for benchmarks).
   int64_t commits() const;
 
+  // Committed write work since Open (for benchmarks and metrics).
+  struct WriteStats {
+    int64_t commits = 0;  // transactions committed
+    int64_t rows = 0;     // rows those transactions wrote (objects + events)
+    int64_t changes = 0;  // object changes (events appended)
+    // Time spent inside committed write transactions, BEGIN to COMMIT
+    // (fsync included), on the store's clock.
+    absl::Duration busy;
+  };
+  WriteStats write_stats() const;
+
   const std::string& path() const { return options_.path; }
 
  private:
@@ -325,7 +345,7 @@ class Store {
   // Runs `fn` between BEGIN IMMEDIATE and COMMIT on the writer connection.
   absl::Status WriteLocked(absl::FunctionRef<absl::Status(WriteTx&)> fn)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  void Published(int64_t seq);
+  void Published(const WriteTx& tx, absl::Duration took);
 
   StoreOptions options_;
   Clock& clock_;
@@ -338,7 +358,7 @@ class Store {
 
   mutable absl::Mutex events_mu_;
   int64_t last_seq_ ABSL_GUARDED_BY(events_mu_) = 0;
-  int64_t commits_ ABSL_GUARDED_BY(events_mu_) = 0;
+  WriteStats stats_ ABSL_GUARDED_BY(events_mu_);
   bool shutdown_ ABSL_GUARDED_BY(events_mu_) = false;
 };
 

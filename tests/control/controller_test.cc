@@ -37,45 +37,56 @@ struct Cluster {
 
   Cluster() {
     store = *store::Store::Open({dir.path + "/state.db"}, clock);
-    ImageBlob hello{"sha256:" + std::string(64, 'a'), "tar", {"/bin/echo"},
-                    {"hi"}, {}, "/"};
+    ImageBlob hello{"sha256:" + std::string(64, 'a'),
+                    "tar",
+                    {"/bin/echo"},
+                    {"hi"},
+                    {},
+                    "/"};
     images.Add("hello", hello);
-    ImageBlob httpd{"sha256:" + std::string(64, 'b'), "tar", {"/bin/httpd"},
-                    {"-f"}, {}, "/"};
+    ImageBlob httpd{"sha256:" + std::string(64, 'b'),
+                    "tar",
+                    {"/bin/httpd"},
+                    {"-f"},
+                    {},
+                    "/"};
     images.Add("httpd", httpd);
-    REQUIRE(store->Write([](store::WriteTx& tx) -> absl::Status {
-      store::Tenant t;
-      t.name = TenantId("default");
-      NEST_RETURN_IF_ERROR(tx.CreateTenant(t).status());
-      store::Host h;
-      h.name = HostId("h1");
-      h.libvirt_uri = "sim://h1";
-      NEST_RETURN_IF_ERROR(tx.CreateHost(h).status());
-      store::VmGroup g;
-      g.tenant = TenantId("default");
-      g.name = GroupId("web");
-      g.vcpus = 1;
-      g.memory_mib = 256;
-      g.disk_mib = 1024;
-      g.min_size = 1;
-      g.max_size = 3;
-      NEST_RETURN_IF_ERROR(tx.CreateGroup(g).status());
-      for (auto [name, replicas] :
-           {std::pair<const char*, int>{"hello", 3}, {"httpd", 2}}) {
-        store::Workload w;
-        w.tenant = TenantId("default");
-        w.name = WorkloadId(name);
-        w.image = name;
-        w.replicas = replicas;
-        w.requests = Resources::Of(100, 32, 0);
-        w.target_group = GroupId("web");
-        w.restart_policy = std::string(name) == "hello"
-                               ? store::RestartPolicy::kNever
-                               : store::RestartPolicy::kAlways;
-        NEST_RETURN_IF_ERROR(tx.CreateWorkload(w).status());
-      }
-      return absl::OkStatus();
-    }).ok());
+    REQUIRE(
+        store
+            ->Write([](store::WriteTx& tx) -> absl::Status {
+              store::Tenant t;
+              t.name = TenantId("default");
+              NEST_RETURN_IF_ERROR(tx.CreateTenant(t).status());
+              store::Host h;
+              h.name = HostId("h1");
+              h.libvirt_uri = "sim://h1";
+              NEST_RETURN_IF_ERROR(tx.CreateHost(h).status());
+              store::VmGroup g;
+              g.tenant = TenantId("default");
+              g.name = GroupId("web");
+              g.vcpus = 1;
+              g.memory_mib = 256;
+              g.disk_mib = 1024;
+              g.min_size = 1;
+              g.max_size = 3;
+              NEST_RETURN_IF_ERROR(tx.CreateGroup(g).status());
+              for (auto [name, replicas] :
+                   {std::pair<const char*, int>{"hello", 3}, {"httpd", 2}}) {
+                store::Workload w;
+                w.tenant = TenantId("default");
+                w.name = WorkloadId(name);
+                w.image = name;
+                w.replicas = replicas;
+                w.requests = Resources::Of(100, 32, 0);
+                w.target_group = GroupId("web");
+                w.restart_policy = std::string(name) == "hello"
+                                       ? store::RestartPolicy::kNever
+                                       : store::RestartPolicy::kAlways;
+                NEST_RETURN_IF_ERROR(tx.CreateWorkload(w).status());
+              }
+              return absl::OkStatus();
+            })
+            .ok());
     NewController();
   }
 
@@ -137,7 +148,8 @@ TEST_CASE("exit codes are recorded; restart policy never keeps them done") {
   int exited = 0;
   for (const auto& row : s.containers) {
     if (row.workload == WorkloadId("hello")) {
-      REQUIRE(agent->SimulateExit(row.id.str(), exited == 0 ? 0 : 3, false).ok());
+      REQUIRE(
+          agent->SimulateExit(row.id.str(), exited == 0 ? 0 : 3, false).ok());
       ++exited;
     }
   }
@@ -252,12 +264,15 @@ TEST_CASE("foreign domains are left alone; owned orphans are removed") {
 TEST_CASE("scaling down retires replicas in the guest and in the store") {
   Cluster c;
   c.Converge();
-  REQUIRE(c.store->Write([](store::WriteTx& tx) -> absl::Status {
-    NEST_ASSIGN_OR_RETURN(auto w, tx.GetWorkload(TenantId("default"),
-                                                 WorkloadId("httpd")));
-    w.replicas = 0;
-    return tx.UpdateWorkload(w, 0).status();
-  }).ok());
+  REQUIRE(c.store
+              ->Write([](store::WriteTx& tx) -> absl::Status {
+                NEST_ASSIGN_OR_RETURN(
+                    auto w,
+                    tx.GetWorkload(TenantId("default"), WorkloadId("httpd")));
+                w.replicas = 0;
+                return tx.UpdateWorkload(w, 0).status();
+              })
+              .ok());
   c.Converge();
   store::Snapshot s = c.Snap();
   CHECK(s.containers.size() == 3);
@@ -313,16 +328,19 @@ namespace {
 TEST_CASE("deleting a workload's rows stops its containers in the guest") {
   Cluster c;
   c.Converge();
-  REQUIRE(c.store->Write([](store::WriteTx& tx) -> absl::Status {
-    store::ListQuery q;
-    q.tenant = TenantId("default");
-    q.workload = WorkloadId("httpd");
-    NEST_ASSIGN_OR_RETURN(auto page, tx.ListContainers(q));
-    for (const auto& row : page.items) {
-      NEST_RETURN_IF_ERROR(tx.DeleteContainer(row.id, 0));
-    }
-    return tx.DeleteWorkload(TenantId("default"), WorkloadId("httpd"), 0);
-  }).ok());
+  REQUIRE(c.store
+              ->Write([](store::WriteTx& tx) -> absl::Status {
+                store::ListQuery q;
+                q.tenant = TenantId("default");
+                q.workload = WorkloadId("httpd");
+                NEST_ASSIGN_OR_RETURN(auto page, tx.ListContainers(q));
+                for (const auto& row : page.items) {
+                  NEST_RETURN_IF_ERROR(tx.DeleteContainer(row.id, 0));
+                }
+                return tx.DeleteWorkload(TenantId("default"),
+                                         WorkloadId("httpd"), 0);
+              })
+              .ok());
   c.Converge(2);
   store::Snapshot s = c.Snap();
   CHECK(s.containers.size() == 3);
@@ -330,6 +348,33 @@ TEST_CASE("deleting a workload's rows stops its containers in the guest") {
   REQUIRE(listed.ok());
   CHECK(listed->size() == 3);
   for (const auto& info : *listed) CHECK(info.id.rfind("hello-", 0) == 0);
+}
+
+}  // namespace
+}  // namespace nest::control
+
+namespace nest::control {
+namespace {
+
+TEST_CASE("Stop ends the loop after its pass and leaves VMs running") {
+  Cluster c;
+  c.controller->Start();
+  c.Converge();  // passes are serialized with the loop's own
+  c.controller->Stop();
+  store::Snapshot s = c.Snap();
+  REQUIRE(s.vms.size() == 1);
+  CHECK(s.vms[0].observed == VmObservedState::kRunning);
+  auto domains = c.Domains();
+  REQUIRE(domains.size() == 1);
+  CHECK(domains[0].state == vmm::VmState::kRunning);
+  CHECK(c.Count(ContainerObservedState::kRunning) == 5);
+  auto agent = c.agents.Agent(s.vms[0].id);
+  CHECK(agent->ListContainers()->size() == 5);
+  CHECK_FALSE(agent->powered_off());
+  // Stopping is not a change: nothing was written on the way out.
+  int64_t seq = c.store->LastEventSeq();
+  c.NewController();
+  CHECK(c.store->LastEventSeq() == seq);
 }
 
 }  // namespace

@@ -415,3 +415,74 @@ TEST_CASE("heartbeats change no generation and survive a stale host update") {
 
 }  // namespace
 }  // namespace nest::store
+
+namespace nest::store {
+namespace {
+
+TEST_CASE("a failed nested change is undone alone; the transaction commits") {
+  TempDir dir;
+  FakeClock clock;
+  auto store = MustOpen(dir.File("nest.db"), clock);
+  Seed(*store);
+  int64_t seq = store->LastEventSeq();
+  absl::Status inner;
+  REQUIRE(store
+              ->Write([&](WriteTx& tx) -> absl::Status {
+                NEST_RETURN_IF_ERROR(tx.Nested([](WriteTx& t) {
+                  return t.CreateHost(MakeHost("h2")).status();
+                }));
+                // Half of this change is written before it fails: none of it
+                // stays.
+                inner = tx.Nested([](WriteTx& t) -> absl::Status {
+                  NEST_RETURN_IF_ERROR(t.CreateHost(MakeHost("h3")).status());
+                  return absl::AbortedError("second half failed");
+                });
+                return tx.CreateHost(MakeHost("h4")).status();
+              })
+              .ok());
+  CHECK(inner.code() == absl::StatusCode::kAborted);
+  auto has = [&](const char* name) {
+    return store
+        ->Read([&](ReadTx& tx) { return tx.GetHost(HostId(name)).status(); })
+        .ok();
+  };
+  CHECK(has("h2"));
+  CHECK_FALSE(has("h3"));
+  CHECK(has("h4"));
+  auto events = store->EventsSince(testing::Since(seq));
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 2);
+  CHECK((*events)[0].name == "h2");
+  CHECK((*events)[1].name == "h4");
+  CHECK(store->LastEventSeq() == (*events)[1].seq);
+}
+
+TEST_CASE("write stats count commits, rows and changes of committed writes") {
+  TempDir dir;
+  FakeClock clock;
+  auto store = MustOpen(dir.File("nest.db"), clock);
+  Seed(*store);
+  Store::WriteStats before = store->write_stats();
+  REQUIRE(store
+              ->Write([&](WriteTx& tx) -> absl::Status {
+                NEST_RETURN_IF_ERROR(tx.CreateHost(MakeHost("h2")).status());
+                NEST_RETURN_IF_ERROR(tx.CreateHost(MakeHost("h3")).status());
+                return tx.RecordHostHeartbeat(HostId("h2"), clock.Now());
+              })
+              .ok());
+  CHECK_FALSE(store
+                  ->Write([](WriteTx& tx) -> absl::Status {
+                    NEST_RETURN_IF_ERROR(
+                        tx.CreateHost(MakeHost("h9")).status());
+                    return absl::AbortedError("rolled back");
+                  })
+                  .ok());
+  Store::WriteStats after = store->write_stats();
+  CHECK(after.commits - before.commits == 1);
+  CHECK(after.changes - before.changes == 2);
+  CHECK(after.rows - before.rows == 5);  // 2 hosts, 2 events, 1 heartbeat
+  CHECK(store->commits() == after.commits);
+}
+
+}  // namespace
+}  // namespace nest::store
