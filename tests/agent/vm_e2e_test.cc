@@ -5,7 +5,9 @@
 // httpd serves, a hog is OOM-killed, a ticker keeps logging); stats; the
 // host drops its connection in the middle of a followed log stream and
 // reconnects; kills give exit events; everything is deleted; the guest
-// powers off through the agent. Root only; skips with the reason otherwise.
+// powers off through the agent, which first stops (SIGTERM, then SIGKILL
+// after its grace) a container still running. Root only; skips with the
+// reason otherwise.
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -326,8 +328,18 @@ TEST_CASE(
   CHECK(Guest(c, "ls /var/lib/nest/bundles | wc -l") == "0");
   CHECK(Guest(c, "ls -d /sys/fs/cgroup/nest/*/ 2>/dev/null | wc -l") == "0");
 
-  // A graceful power-off through the agent stops the domain.
+  // A graceful power-off through the agent stops what still runs (a sleep
+  // as PID 1 ignores SIGTERM, so only the SIGKILL after its grace ends it),
+  // then the domain.
+  ContainerSpec sleeper = spec("sleeper", httpd_image, {"sleep", "600"}, 0);
+  sleeper.stop_grace_s = 2;
+  REQUIRE(c.RunContainer(sleeper).ok());
+  absl::Time asked = absl::Now();
   REQUIRE(c.Shutdown(/*power_off=*/true).ok());
+  // The grace is measured by the guest's clock, which under TCG here runs
+  // 1.25x fast (tsc_early_khz=2000000 on a 2.5 GHz host TSC): 2 s of guest
+  // time is 1.6 s of ours.
+  CHECK(absl::Now() - asked >= absl::Seconds(1.2));
   CHECK(WaitUntil(
       [&] {
         auto s = vm.driver().GetState(vm.id());
