@@ -143,6 +143,22 @@ struct World {
     REQUIRE(c.containers->ListContainers(&ctx, req, &resp).ok());
     return {resp.containers().begin(), resp.containers().end()};
   }
+  // A running VM row of `group` on `host`, as the controller records one
+  // (for tests without a controller).
+  void PutVm(const std::string& id, const std::string& group,
+             const std::string& host) {
+    REQUIRE(f.store
+                ->Write([&](store::WriteTx& tx) -> absl::Status {
+                  store::Vm vm;
+                  vm.id = VmId(id);
+                  vm.tenant = TenantId("default");
+                  vm.group = GroupId(group);
+                  vm.host = HostId(host);
+                  vm.observed = store::VmObservedState::kRunning;
+                  return tx.CreateVm(vm).status();
+                })
+                .ok());
+  }
   v1::Workload GetWorkload(const std::string& name) {
     Ctx ctx;
     v1::GetWorkloadRequest req;

@@ -159,12 +159,30 @@ std::vector<std::string> NamesOf(const List& items) {
 }
 
 TEST_CASE("every List RPC pages with page_size and page_token") {
-  World w;
-  w.Running();
+  ApiFixtureOptions o;
+  o.controller = false;  // rows are written as the controller would
+  World w(o);
+  REQUIRE(w.CreateHost("h1").ok());
   REQUIRE(w.CreateHost("h2").ok());
+  REQUIRE(w.CreateGroup("web", GroupSpec()).ok());
   REQUIRE(w.CreateGroup("batch", GroupSpec(0, 2)).ok());
+  REQUIRE(w.CreateWorkload("hello", WorkSpec()).ok());
   REQUIRE(w.CreateWorkload("more", WorkSpec("web", 1)).ok());
-  w.f.Converge();
+  w.PutVm("web-aaaaa", "web", "h1");
+  w.PutVm("web-bbbbb", "web", "h2");
+  REQUIRE(w.f.store
+              ->Write([](store::WriteTx& tx) -> absl::Status {
+                for (const char* id :
+                     {"hello-aaaaa", "hello-bbbbb", "more-aaaaa"}) {
+                  store::Container c;
+                  c.id = ContainerId(id);
+                  c.tenant = TenantId("default");
+                  c.workload = WorkloadId(id[0] == 'h' ? "hello" : "more");
+                  NEST_RETURN_IF_ERROR(tx.CreateContainer(c).status());
+                }
+                return absl::OkStatus();
+              })
+              .ok());
   for (const char* name : {"a", "b"}) {
     Ctx ctx;
     v1::ImportImageRequest req;
@@ -202,8 +220,8 @@ TEST_CASE("every List RPC pages with page_size and page_token") {
             [&](auto* ctx, const auto& req, auto* resp) {
               return c.vms->ListVms(ctx, req, resp);
             },
-            [](const auto& r) { return NamesOf(r.vms()); })
-            .size() == 1);
+            [](const auto& r) { return NamesOf(r.vms()); }) ==
+        std::vector<std::string>{"web-aaaaa", "web-bbbbb"});
   CHECK(PageAll<v1::ListImagesRequest, v1::ListImagesResponse>(
             [&](auto* ctx, const auto& req, auto* resp) {
               return c.images->ListImages(ctx, req, resp);

@@ -314,5 +314,62 @@ TEST_CASE("VMs: list, get, stop and start set desired state; console log") {
   }
 }
 
+TEST_CASE("drain marks a host draining; DeleteVm sets the VM to deleted") {
+  ApiFixtureOptions o;
+  o.controller = false;
+  World w(o);
+  REQUIRE(w.CreateHost("h1").ok());
+  REQUIRE(w.CreateGroup("web", GroupSpec()).ok());
+  w.PutVm("web-aaaaa", "web", "h1");
+  {
+    Ctx get;
+    v1::GetHostRequest gr;
+    gr.set_name("h1");
+    v1::GetHostResponse host;
+    REQUIRE(w.c.hosts->GetHost(&get, gr, &host).ok());
+    const int64_t gen = host.host().meta().generation();
+    Ctx ctx;
+    v1::DrainHostRequest req;
+    req.set_name("h1");
+    req.mutable_options()->set_expected_generation(gen);
+    v1::DrainHostResponse resp;
+    REQUIRE(w.c.hosts->DrainHost(&ctx, req, &resp).ok());
+    CHECK(resp.host().state() == v1::HOST_STATE_DRAINING);
+    CHECK(resp.host().meta().generation() == gen + 1);
+    Ctx missing;
+    req.set_name("nope");
+    req.clear_options();
+    CHECK(w.c.hosts->DrainHost(&missing, req, &resp).error_code() ==
+          grpc::StatusCode::NOT_FOUND);
+  }
+  Ctx list;
+  v1::ListVmsRequest lr;
+  v1::ListVmsResponse vms;
+  REQUIRE(w.c.vms->ListVms(&list, lr, &vms).ok());
+  REQUIRE(vms.vms_size() == 1);
+  const std::string id = vms.vms(0).meta().name();
+  {
+    Ctx ctx;
+    v1::DeleteVmRequest req;
+    req.set_name(id);
+    req.mutable_options()->set_expected_generation(
+        vms.vms(0).meta().generation() + 7);  // stale
+    v1::DeleteVmResponse resp;
+    CHECK(w.c.vms->DeleteVm(&ctx, req, &resp).error_code() ==
+          grpc::StatusCode::FAILED_PRECONDITION);
+    Ctx ok;
+    req.clear_options();
+    REQUIRE(w.c.vms->DeleteVm(&ok, req, &resp).ok());
+    Ctx missing;
+    req.set_name("nope");
+    CHECK(w.c.vms->DeleteVm(&missing, req, &resp).error_code() ==
+          grpc::StatusCode::NOT_FOUND);
+  }
+  auto snap = w.f.store->ReadSnapshot();
+  REQUIRE(snap.ok());
+  REQUIRE(snap->vms.size() == 1);
+  CHECK(snap->vms[0].desired == store::VmDesiredState::kDeleted);
+}
+
 }  // namespace
 }  // namespace nest::api

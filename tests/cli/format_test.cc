@@ -29,9 +29,12 @@ nest::v1::Workload Httpd() {
   p->set_host_port(18080);
   (*s->mutable_env())["Z"] = "last";
   (*s->mutable_env())["A"] = "true";
-  w.mutable_status()->set_running(1);
+  // One replica of generation 4 runs; another still runs an older one.
+  w.mutable_status()->set_running(2);
   w.mutable_status()->set_pending(1);
   w.mutable_status()->set_message("waiting for a VM");
+  w.mutable_status()->set_observed_generation(3);
+  w.mutable_status()->set_ready(1);
   return w;
 }
 
@@ -137,9 +140,11 @@ spec:
   group: web
 status:
   generation: 4
-  running: 1
+  running: 2
   pending: 1
   message: waiting for a VM
+  observed_generation: 3
+  ready: 1
 ---
 kind: Workload
 name: hello
