@@ -336,10 +336,12 @@ TEST_CASE(
   REQUIRE(c.RunContainer(sleeper).ok());
   absl::Time asked = absl::Now();
   REQUIRE(c.Shutdown(/*power_off=*/true).ok());
-  // The grace is measured by the guest's clock, which under TCG here runs
-  // 1.25x fast (tsc_early_khz=2000000 on a 2.5 GHz host TSC): 2 s of guest
-  // time is 1.6 s of ours.
-  CHECK(absl::Now() - asked >= absl::Seconds(1.2));
+  // The grace is timed by the guest's clock; under TCG on this loaded host
+  // it has ended up to 15% early against ours. Well above zero is what
+  // shows the agent waited before the SIGKILL.
+  absl::Duration took = absl::Now() - asked;
+  MESSAGE("shutdown with a 2 s grace took " << absl::FormatDuration(took));
+  CHECK(took >= absl::Seconds(1.2));
   CHECK(WaitUntil(
       [&] {
         auto s = vm.driver().GetState(vm.id());
