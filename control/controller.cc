@@ -139,6 +139,13 @@ absl::Status Controller::ReconcileOnce() {
   auto note = [&errors](absl::Status s) {
     if (!s.ok()) errors.push_back(std::move(s));
   };
+  // Where a slow pass spends its time (debug level).
+  absl::Time mark = start;
+  auto step = [&](const char* what) {
+    absl::Time now = clock_.MonotonicNow();
+    spdlog::debug("pass step {}: {}", what, absl::FormatDuration(now - mark));
+    mark = now;
+  };
 
   // A snapshot of 10,000 VMs and 50,000 containers takes a good part of a
   // second to read, so it is read again only when a step changed the store.
@@ -148,21 +155,29 @@ absl::Status Controller::ReconcileOnce() {
     return absl::OkStatus();
   };
   note(FlushRecords());
+  step("flush");
   NEST_ASSIGN_OR_RETURN(store::Snapshot snap, store_.ReadSnapshot());
+  step("snapshot");
   Observed observed;
   note(SyncHosts(snap, &observed));
   note(SyncContainerRows(snap));
+  step("hosts+rows");
   NEST_RETURN_IF_ERROR(refresh(&snap));
   note(Place(snap));
+  step("place");
   NEST_RETURN_IF_ERROR(refresh(&snap));
+  step("snapshot");
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, s] : sessions_) observed.agents.insert(id);
     observed.busy = busy_;
   }
   note(SyncVms(snap, observed));
+  step("vms");
   note(SyncContainers(snap));
+  step("containers");
   note(FlushRecords());
+  step("flush");
 
   absl::MutexLock lock(&mu_);
   ++stats_.passes;

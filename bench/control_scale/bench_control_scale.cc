@@ -32,6 +32,7 @@
 #include "control/placement_bridge.h"
 #include "control/sim.h"
 #include "placement/schedule.h"
+#include "spdlog/spdlog.h"
 #include "store/raw_bench.h"
 #include "store/store.h"
 
@@ -150,10 +151,13 @@ store::Host HostRow(int i) {
   return h;
 }
 
+// Memory is what limits VMs per host here: placement overcommits CPU
+// (placement::kDefaultOvercommit) and SimDriver admits no more vCPUs than
+// it has, so the host has CPUs for every VM its memory fits (27).
 vmm::SimHostConfig HostConfig() {
   vmm::SimHostConfig c;
-  c.cpus = 16;
-  c.memory_mib = 65536;
+  c.cpus = 32;
+  c.memory_mib = 16384;
   return c;
 }
 
@@ -254,9 +258,6 @@ absl::Status Run(const Config& cfg) {
     for (int i = 0; i < cfg.hosts; ++i) {
       NEST_RETURN_IF_ERROR(tx.CreateHost(HostRow(i)).status());
     }
-    for (const auto& g : Groups(cfg)) {
-      NEST_RETURN_IF_ERROR(tx.CreateGroup(g).status());
-    }
     return absl::OkStatus();
   }));
 
@@ -281,7 +282,11 @@ absl::Status Run(const Config& cfg) {
   std::fprintf(stderr, "submitting %d containers in %zu workloads ...\n",
                cfg.containers, Workloads(cfg).size());
   auto start = std::chrono::steady_clock::now();
-  // As the API would: one transaction per workload.
+  // As the API would: one transaction per group and per workload.
+  for (const auto& g : Groups(cfg)) {
+    NEST_RETURN_IF_ERROR(store->Write(
+        [&](store::WriteTx& tx) { return tx.CreateGroup(g).status(); }));
+  }
   for (const auto& w : Workloads(cfg)) {
     NEST_RETURN_IF_ERROR(store->Write(
         [&](store::WriteTx& tx) { return tx.CreateWorkload(w).status(); }));
@@ -363,6 +368,8 @@ absl::Status Run(const Config& cfg) {
 }  // namespace nest
 
 int main(int argc, char** argv) {
+  spdlog::set_level(std::getenv("NEST_BENCH_DEBUG") ? spdlog::level::debug
+                                                    : spdlog::level::warn);
   nest::Config cfg;
   if (!nest::ParseArgs(argc, argv, &cfg)) return 2;
   absl::Status st = nest::Run(cfg);
