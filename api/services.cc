@@ -2,6 +2,8 @@
 // factory and the stream tracker.
 #include "api/services.h"
 
+#include <algorithm>
+
 #include "api/services_internal.h"
 #include "nest/v1/host.grpc.pb.h"
 #include "nest/v1/image.grpc.pb.h"
@@ -34,16 +36,14 @@ int StreamTracker::total() const {
 }
 bool StreamTracker::AwaitActiveAtMost(int n, absl::Duration timeout) const {
   absl::MutexLock l(&mu_);
-  auto cond = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return active_ <= n;
-  };
+  auto cond = [this, n]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return active_ <= n; };
   return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
 }
 bool StreamTracker::AwaitTotalAtLeast(int n, absl::Duration timeout) const {
   absl::MutexLock l(&mu_);
-  auto cond = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return total_ >= n;
-  };
+  auto cond = [this, n]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return total_ >= n; };
   return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
 }
 
@@ -78,9 +78,19 @@ absl::Time DeadlineOf(const grpc::ServerContext* ctx) {
   return absl::FromChrono(d);
 }
 
+int64_t ExecTimeoutWithin(int64_t timeout_s, absl::Time deadline,
+                          absl::Time now) {
+  if (timeout_s < 0 || timeout_s > 3600) return timeout_s;
+  int64_t wanted = timeout_s == 0 ? 30 : timeout_s;
+  int64_t left = absl::ToInt64Seconds(absl::Ceil(
+      std::max(deadline - now, absl::ZeroDuration()), absl::Seconds(1)));
+  return std::clamp<int64_t>(left, 1, wanted);
+}
+
 namespace {
 
-// ---- Hosts -------------------------------------------------------------------
+// ---- Hosts
+// -------------------------------------------------------------------
 
 class HostServiceImpl final : public v1::HostService::Service {
  public:
@@ -88,9 +98,10 @@ class HostServiceImpl final : public v1::HostService::Service {
 
   Status CreateHost(ServerContext*, const v1::CreateHostRequest* req,
                     v1::CreateHostResponse* resp) override {
-    return Reply(c_.CreateHost(MetaOf("CreateHost", *req, req->options()),
-                               FromProto(*req), HostEncoder<v1::CreateHostResponse>()),
-                 resp);
+    return Reply(
+        c_.CreateHost(MetaOf("CreateHost", *req, req->options()),
+                      FromProto(*req), HostEncoder<v1::CreateHostResponse>()),
+        resp);
   }
   Status GetHost(ServerContext*, const v1::GetHostRequest* req,
                  v1::GetHostResponse* resp) override {
@@ -109,9 +120,9 @@ class HostServiceImpl final : public v1::HostService::Service {
   }
   Status DeleteHost(ServerContext*, const v1::DeleteHostRequest* req,
                     v1::DeleteHostResponse* resp) override {
-    return Reply(c_.DeleteHost(MetaOf("DeleteHost", *req, req->options()),
-                               req->name()),
-                 resp);
+    return Reply(
+        c_.DeleteHost(MetaOf("DeleteHost", *req, req->options()), req->name()),
+        resp);
   }
   Status CordonHost(ServerContext*, const v1::CordonHostRequest* req,
                     v1::CordonHostResponse* resp) override {
@@ -139,12 +150,15 @@ class HostServiceImpl final : public v1::HostService::Service {
   template <typename Resp>
   static control::Encoder<control::HostView> HostEncoder() {
     return Encode<Resp, control::HostView>(
-        [](Resp& r, const control::HostView& v) { *r.mutable_host() = ToProto(v); });
+        [](Resp& r, const control::HostView& v) {
+          *r.mutable_host() = ToProto(v);
+        });
   }
   control::Commands& c_;
 };
 
-// ---- VM groups -----------------------------------------------------------------
+// ---- VM groups
+// -----------------------------------------------------------------
 
 class VmGroupServiceImpl final : public v1::VmGroupService::Service {
  public:
@@ -152,11 +166,10 @@ class VmGroupServiceImpl final : public v1::VmGroupService::Service {
 
   Status CreateVmGroup(ServerContext*, const v1::CreateVmGroupRequest* req,
                        v1::CreateVmGroupResponse* resp) override {
-    return Reply(
-        c_.CreateGroup(MetaOf("CreateVmGroup", *req, req->options()),
-                       req->name(), FromProto(req->spec()),
-                       GroupEncoder<v1::CreateVmGroupResponse>()),
-        resp);
+    return Reply(c_.CreateGroup(MetaOf("CreateVmGroup", *req, req->options()),
+                                req->name(), FromProto(req->spec()),
+                                GroupEncoder<v1::CreateVmGroupResponse>()),
+                 resp);
   }
   Status GetVmGroup(ServerContext*, const v1::GetVmGroupRequest* req,
                     v1::GetVmGroupResponse* resp) override {
@@ -175,11 +188,10 @@ class VmGroupServiceImpl final : public v1::VmGroupService::Service {
   }
   Status UpdateVmGroup(ServerContext*, const v1::UpdateVmGroupRequest* req,
                        v1::UpdateVmGroupResponse* resp) override {
-    return Reply(
-        c_.UpdateGroup(MetaOf("UpdateVmGroup", *req, req->options()),
-                       req->name(), FromProto(req->spec()),
-                       GroupEncoder<v1::UpdateVmGroupResponse>()),
-        resp);
+    return Reply(c_.UpdateGroup(MetaOf("UpdateVmGroup", *req, req->options()),
+                                req->name(), FromProto(req->spec()),
+                                GroupEncoder<v1::UpdateVmGroupResponse>()),
+                 resp);
   }
   Status DeleteVmGroup(ServerContext*, const v1::DeleteVmGroupRequest* req,
                        v1::DeleteVmGroupResponse* resp) override {
@@ -189,11 +201,10 @@ class VmGroupServiceImpl final : public v1::VmGroupService::Service {
   }
   Status ScaleVmGroup(ServerContext*, const v1::ScaleVmGroupRequest* req,
                       v1::ScaleVmGroupResponse* resp) override {
-    return Reply(
-        c_.ScaleGroup(MetaOf("ScaleVmGroup", *req, req->options()),
-                      req->name(), req->desired_vms(),
-                      GroupEncoder<v1::ScaleVmGroupResponse>()),
-        resp);
+    return Reply(c_.ScaleGroup(MetaOf("ScaleVmGroup", *req, req->options()),
+                               req->name(), req->desired_vms(),
+                               GroupEncoder<v1::ScaleVmGroupResponse>()),
+                 resp);
   }
 
  private:
@@ -207,7 +218,8 @@ class VmGroupServiceImpl final : public v1::VmGroupService::Service {
   control::Commands& c_;
 };
 
-// ---- VMs -------------------------------------------------------------------------
+// ---- VMs
+// -------------------------------------------------------------------------
 
 class VmServiceImpl final : public v1::VmService::Service {
  public:
@@ -244,10 +256,10 @@ class VmServiceImpl final : public v1::VmService::Service {
   }
   Status DeleteVm(ServerContext*, const v1::DeleteVmRequest* req,
                   v1::DeleteVmResponse* resp) override {
-    return Reply(c_.SetVmDesired(MetaOf("DeleteVm", *req, req->options()),
-                                 req->name(), store::VmDesiredState::kDeleted,
-                                 nullptr),
-                 resp);
+    return Reply(
+        c_.SetVmDesired(MetaOf("DeleteVm", *req, req->options()), req->name(),
+                        store::VmDesiredState::kDeleted, nullptr),
+        resp);
   }
   Status GetConsoleLog(ServerContext*, const v1::GetConsoleLogRequest* req,
                        v1::GetConsoleLogResponse* resp) override {
@@ -260,13 +272,15 @@ class VmServiceImpl final : public v1::VmService::Service {
  private:
   template <typename Resp>
   static control::Encoder<control::VmView> VmEncoder() {
-    return Encode<Resp, control::VmView>(
-        [](Resp& r, const control::VmView& v) { *r.mutable_vm() = ToProto(v); });
+    return Encode<Resp, control::VmView>([](Resp& r, const control::VmView& v) {
+      *r.mutable_vm() = ToProto(v);
+    });
   }
   control::Commands& c_;
 };
 
-// ---- Images ------------------------------------------------------------------------
+// ---- Images
+// ------------------------------------------------------------------------
 
 class ImageServiceImpl final : public v1::ImageService::Service {
  public:
@@ -275,13 +289,13 @@ class ImageServiceImpl final : public v1::ImageService::Service {
   Status ImportImage(ServerContext*, const v1::ImportImageRequest* req,
                      v1::ImportImageResponse* resp) override {
     return Reply(
-        c_.ImportImage(MetaOf("ImportImage", *req, req->options()),
-                       req->name(), req->source(),
-                       Encode<v1::ImportImageResponse, control::ImageView>(
-                           [](v1::ImportImageResponse& r,
-                              const control::ImageView& v) {
-                             *r.mutable_image() = ToProto(v);
-                           })),
+        c_.ImportImage(
+            MetaOf("ImportImage", *req, req->options()), req->name(),
+            req->source(),
+            Encode<v1::ImportImageResponse, control::ImageView>(
+                [](v1::ImportImageResponse& r, const control::ImageView& v) {
+                  *r.mutable_image() = ToProto(v);
+                })),
         resp);
   }
   Status ListImages(ServerContext*, const v1::ListImagesRequest* req,

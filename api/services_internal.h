@@ -50,6 +50,13 @@ class StreamScope {
 // The client's deadline, or far in the future when it set none.
 absl::Time DeadlineOf(const grpc::ServerContext* ctx);
 
+// An exec's timeout_s (0: 30 s) shortened to end by the client's
+// `deadline` (rounded up to whole seconds, at least 1), so a command does
+// not keep running after the call that waits for it is gone. Values out of
+// range are returned as they are, for control/ to reject with the field.
+int64_t ExecTimeoutWithin(int64_t timeout_s, absl::Time deadline,
+                          absl::Time now);
+
 std::unique_ptr<grpc::Service> MakeHostService(control::Commands& c);
 std::unique_ptr<grpc::Service> MakeVmGroupService(control::Commands& c);
 std::unique_ptr<grpc::Service> MakeVmService(control::Commands& c);

@@ -53,23 +53,22 @@ class WorkloadServiceImpl final : public v1::WorkloadService::Service {
   }
   Status ScaleWorkload(ServerContext*, const v1::ScaleWorkloadRequest* req,
                        v1::ScaleWorkloadResponse* resp) override {
-    return Reply(
-        c_.ScaleWorkload(MetaOf("ScaleWorkload", *req, req->options()),
-                         req->name(), req->replicas(),
-                         WorkloadEncoder<v1::ScaleWorkloadResponse>()),
-        resp);
+    return Reply(c_.ScaleWorkload(MetaOf("ScaleWorkload", *req, req->options()),
+                                  req->name(), req->replicas(),
+                                  WorkloadEncoder<v1::ScaleWorkloadResponse>()),
+                 resp);
   }
   Status Apply(ServerContext*, const v1::ApplyRequest* req,
                v1::ApplyResponse* resp) override {
-    return Reply(
-        c_.Apply(MetaOf("Apply", *req, req->options()),
-                 FromProto(req->objects()), req->dry_run(),
-                 [](const std::vector<control::ApplyChange>& changes) {
-                   v1::ApplyResponse r;
-                   for (const auto& ch : changes) *r.add_changes() = ToProto(ch);
-                   return SerializeDeterministic(r);
-                 }),
-        resp);
+    return Reply(c_.Apply(MetaOf("Apply", *req, req->options()),
+                          FromProto(req->objects()), req->dry_run(),
+                          [](const std::vector<control::ApplyChange>& changes) {
+                            v1::ApplyResponse r;
+                            for (const auto& ch : changes)
+                              *r.add_changes() = ToProto(ch);
+                            return SerializeDeterministic(r);
+                          }),
+                 resp);
   }
 
  private:
@@ -98,14 +97,16 @@ class ContainerServiceImpl final : public v1::ContainerService::Service {
   }
   Status ListContainers(ServerContext*, const v1::ListContainersRequest* req,
                         v1::ListContainersResponse* resp) override {
-    auto page = c_.ListContainers(ListOf(req->page()), req->workload(), req->vm());
+    auto page =
+        c_.ListContainers(ListOf(req->page()), req->workload(), req->vm());
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const auto& c : page->items) *resp->add_containers() = ToProto(c);
     resp->set_next_page_token(page->next_page_token);
     return Status::OK;
   }
-  Status StreamLogs(ServerContext* ctx, const v1::StreamLogsRequest* req,
-                    grpc::ServerWriter<v1::StreamLogsResponse>* writer) override {
+  Status StreamLogs(
+      ServerContext* ctx, const v1::StreamLogsRequest* req,
+      grpc::ServerWriter<v1::StreamLogsResponse>* writer) override {
     StreamScope scope(*streams_);
     absl::Status st = c_.Logs(
         req->name(), req->follow(), req->tail_lines(),
@@ -117,13 +118,16 @@ class ContainerServiceImpl final : public v1::ContainerService::Service {
           return writer->Write(r) && !ctx->IsCancelled();
         },
         [ctx] { return ctx->IsCancelled(); }, DeadlineOf(ctx));
-    if (ctx->IsCancelled()) return Status(grpc::StatusCode::CANCELLED, "cancelled");
+    if (ctx->IsCancelled())
+      return Status(grpc::StatusCode::CANCELLED, "cancelled");
     return ToGrpcStatus(st);
   }
-  Status Exec(ServerContext*, const v1::ExecRequest* req,
+  Status Exec(ServerContext* ctx, const v1::ExecRequest* req,
               v1::ExecResponse* resp) override {
     std::vector<std::string> cmd(req->command().begin(), req->command().end());
-    auto r = c_.Exec(req->name(), cmd, req->timeout_s());
+    auto r = c_.Exec(
+        req->name(), cmd,
+        ExecTimeoutWithin(req->timeout_s(), DeadlineOf(ctx), absl::Now()));
     if (!r.ok()) return ToGrpcStatus(r.status());
     resp->set_exit_code(r->exit_code);
     // The agent returns stdout and stderr interleaved, as one output.

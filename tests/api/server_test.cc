@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/services_internal.h"
 #include "doctest/doctest.h"
 
 namespace nest::api {
@@ -74,6 +75,20 @@ TEST_CASE("the gRPC health service answers SERVING") {
   REQUIRE_MESSAGE(s.ok(), s.error_message());
   // HealthCheckResponse{status: SERVING}: field 1, varint 1.
   CHECK(reply == std::string("\x08\x01", 2));
+}
+
+TEST_CASE("an exec's timeout ends by the client's deadline") {
+  absl::Time now = absl::FromUnixSeconds(1000);
+  absl::Time far = now + absl::Hours(1);
+  CHECK(internal::ExecTimeoutWithin(0, far, now) == 30);
+  CHECK(internal::ExecTimeoutWithin(600, far, now) == 600);
+  CHECK(internal::ExecTimeoutWithin(600, now + absl::Seconds(5), now) == 5);
+  CHECK(internal::ExecTimeoutWithin(0, now + absl::Milliseconds(2500), now) ==
+        3);
+  CHECK(internal::ExecTimeoutWithin(60, now - absl::Seconds(1), now) == 1);
+  // Out of range: control/ names the field.
+  CHECK(internal::ExecTimeoutWithin(-1, now + absl::Seconds(5), now) == -1);
+  CHECK(internal::ExecTimeoutWithin(4000, now + absl::Seconds(5), now) == 4000);
 }
 
 }  // namespace
