@@ -61,17 +61,17 @@ absl::Status Controller::StartContainer(const store::Container& c,
     session.images.insert(image->digest);
   }
   agent::ContainerSpec spec = BuildSpec(c, w, *image);
-  auto created = session.agent->CreateContainer(spec);
-  if (absl::IsAlreadyExists(created.status())) {
+  // One round trip and one `crun run` in the guest (bench_container_start:
+  // about 40 % faster than create + start).
+  auto run = session.agent->RunContainer(spec);
+  if (absl::IsAlreadyExists(run.status())) {
     // A previous attempt (or run, before a restart) left it: start over.
     (void)session.agent->KillContainer(spec.id, SIGKILL);
     NEST_RETURN_IF_ERROR(
         IgnoreNotFound(session.agent->DeleteContainer(spec.id)));
-    created = session.agent->CreateContainer(spec);
+    run = session.agent->RunContainer(spec);
   }
-  NEST_RETURN_IF_ERROR(created.status());
-  NEST_ASSIGN_OR_RETURN(agent::ContainerInfo info,
-                        session.agent->StartContainer(spec.id));
+  NEST_ASSIGN_OR_RETURN(agent::ContainerInfo info, std::move(run));
   absl::Time started =
       info.started == absl::InfinitePast() ? clock_.Now() : info.started;
   session.grace[spec.id] = absl::Seconds(w.stop_grace_s);

@@ -72,12 +72,15 @@ struct SimDriver::Shared {
   }
 
   absl::Status Boot(Vm& vm) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (used_vcpus + vm.spec.vcpus > config.cpus ||
+    const int vcpu_limit =
+        static_cast<int>(config.cpus * config.cpu_overcommit);
+    if (used_vcpus + vm.spec.vcpus > vcpu_limit ||
         used_mib + vm.spec.memory_mib > config.memory_mib) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "host ", config.hostname, " cannot fit vm ", vm.spec.id.str(),
           ": needs ", vm.spec.vcpus, " vcpus and ", vm.spec.memory_mib,
-          " MiB, free ", config.cpus - used_vcpus, " vcpus and ",
+          " MiB, free ", vcpu_limit - used_vcpus, " vcpus (", config.cpus,
+          " CPUs x ", config.cpu_overcommit, ") and ",
           config.memory_mib - used_mib, " MiB"));
     }
     SetState(vm, VmState::kRunning);

@@ -28,10 +28,14 @@ namespace nest::vmm {
 
 struct SimHostConfig {
   std::string hostname = "sim-host";
-  int cpus = 16;               // capacity: sum of vcpus of running VMs
+  int cpus = 16;               // host CPUs
   int64_t memory_mib = 65536;  // capacity: sum of memory of running VMs
   absl::Duration boot_latency = absl::ZeroDuration();  // create -> hello
   Accel accel = Accel::kKvm;
+  // Like a real hypervisor, running vCPUs may exceed host CPUs: up to
+  // cpus x this (placement's default CPU overcommit). Memory is never
+  // overcommitted.
+  double cpu_overcommit = 4.0;
 };
 
 class SimDriver : public VmDriver {

@@ -65,6 +65,18 @@ TEST_CASE("sim: capacity is enforced and released") {
   CHECK(d.GetHostFacts()->free_memory_mib == 1024 - 768);
 }
 
+TEST_CASE("sim: vCPUs overcommit up to the ratio, memory never") {
+  SimHostConfig cfg{"h", 2, 4096};
+  cfg.cpu_overcommit = 2.0;
+  SimDriver d(cfg);
+  REQUIRE(d.Create(Spec("a", 2, 256)).ok());
+  REQUIRE(d.Create(Spec("b", 2, 256)).ok());  // 4 vCPUs on 2 CPUs
+  auto st = d.Create(Spec("c", 1, 256));
+  CHECK(absl::IsResourceExhausted(st));
+  CHECK(st.message().find("2 CPUs x 2") != absl::string_view::npos);
+  CHECK(d.used_vcpus() == 4);
+}
+
 TEST_CASE("sim: graceful shutdown through the channel vs forced") {
   SimDriver d(SimHostConfig{});
   REQUIRE(d.Create(Spec("a")).ok());
