@@ -398,5 +398,36 @@ TEST_CASE("a change of replicas alone keeps the running replicas current") {
   CHECK(sresp.workload().status().ready() == 0);
 }
 
+TEST_CASE(
+    "through the controller: replicas restarted from the new spec count") {
+  World w;
+  w.Running();  // hello x2 at generation 1
+  REQUIRE(w.GetWorkload("hello").status().ready() == 2);
+  Ctx ctx;
+  v1::UpdateWorkloadRequest req;
+  req.set_name("hello");
+  *req.mutable_spec() = WorkSpec();
+  (*req.mutable_spec()->mutable_env())["GREETING"] = "hi";
+  v1::UpdateWorkloadResponse resp;
+  REQUIRE(w.c.workloads->UpdateWorkload(&ctx, req, &resp).ok());
+  CHECK(resp.workload().status().observed_generation() == 1);
+  CHECK(resp.workload().status().running() == 2);
+  CHECK(resp.workload().status().ready() == 0);
+  // The controller starts a replica from the spec it reads then: a
+  // restart after the old process exits runs generation 2.
+  for (const auto& c : w.Containers("hello")) {
+    auto agent = w.f.agents.Agent(VmId(c.vm()));
+    REQUIRE(agent != nullptr);
+    REQUIRE(agent->SimulateExit(c.meta().name(), 0, false).ok());
+  }
+  for (int i = 0; i < 10 && w.GetWorkload("hello").status().ready() < 2; ++i) {
+    w.f.clock.Advance(absl::Seconds(5));  // past the restart backoff
+    w.f.Converge(2);
+  }
+  v1::Workload got = w.GetWorkload("hello");
+  CHECK(got.status().observed_generation() == 2);
+  CHECK(got.status().ready() == 2);
+}
+
 }  // namespace
 }  // namespace nest::api
