@@ -39,9 +39,9 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(
   auto server = std::unique_ptr<Server>(new Server);
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.listen_address,
-        " (address in use or not an address of this machine?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address,
+                     " (address in use or not an address of this machine?)"));
   }
   server->port_ = port;
   return server;
