@@ -82,7 +82,9 @@ absl::Status Controller::StartContainer(const store::Container& c,
         row.started_at = started;
         row.finished_at = absl::InfinitePast();
         row.exit_code.reset();
-        row.spec_generation = gen;
+        // A scale committed since this pass's snapshot may have marked the
+        // row with a newer generation (same spec): never step back.
+        row.spec_generation = std::max(row.spec_generation, gen);
         row.message.clear();
       },
       "Started", absl::StrCat("in VM ", c.vm.str()));
