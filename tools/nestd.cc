@@ -6,6 +6,10 @@
 //   nestd --sim HOSTS         the real control plane on simulated hosts
 //   nestd image build-guest   build (or reuse) the microVM boot set
 //   nestd backup FILE         online backup of the state database
+//
+// Every option can also come from a TOML file (--config FILE), keyed by the
+// long option name without dashes in front (`state-dir = "/srv/nest"`);
+// the command line wins over the file.
 #include <signal.h>
 #include <unistd.h>
 
@@ -56,6 +60,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
+  // CLI11 reads the file (TOML) into the same options; a key that names no
+  // option is an error, so a typo never silently falls back to a default.
+  app.set_config("--config", "",
+                 "TOML file of options (e.g. state-dir = \"/srv/nest\"); "
+                 "flags override it");
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   auto* image = app.add_subcommand("image", "guest image commands");
   auto* build_guest = image->add_subcommand(

@@ -128,6 +128,12 @@ absl::StatusOr<images::GuestBootSet> EnsureGuestBootSet(
 }
 
 absl::Status BackupState(const DaemonConfig& cfg, const std::string& file) {
+  // Opening a missing database would create an empty one and back that up.
+  if (!std::filesystem::exists(cfg.state_dir + "/nest.db")) {
+    return absl::NotFoundError(absl::StrCat("no state database in ",
+                                            cfg.state_dir,
+                                            " (is --state-dir right?)"));
+  }
   NEST_ASSIGN_OR_RETURN(
       auto store,
       store::Store::Open({cfg.state_dir + "/nest.db"}, RealClock()));
