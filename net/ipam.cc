@@ -1,0 +1,223 @@
+#include "net/ipam.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/field_errors.h"
+#include "core/validate.h"
+
+namespace nest::net {
+namespace {
+
+absl::Status CheckOwner(absl::string_view field, absl::string_view owner) {
+  if (!owner.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be non-empty, got an empty string"));
+}
+
+}  // namespace
+
+absl::Status ValidateIpamConfig(const IpamConfig& config) {
+  FieldErrors errors;
+  const int pool = config.pool.length();
+  const int net = config.network_prefix_length;
+  const int block = config.container_block_prefix_length;
+  if (pool > kMaxNetworkPrefixLength) {
+    errors.Add(
+        "net.pool",
+        absl::StrCat("must be a prefix of length ", kMaxNetworkPrefixLength,
+                     " or shorter, got ", config.pool.ToString()));
+  }
+  if (net < pool || net > kMaxNetworkPrefixLength) {
+    errors.Add("net.network_prefix_length",
+               absl::StrCat("must be between the pool's length (", pool,
+                            ") and ", kMaxNetworkPrefixLength, ", got ", net));
+  } else if (block < net + 2 || block > kMaxNetworkPrefixLength) {
+    // Halves of a subnet each hold a reserved address; quarters leave two
+    // blocks between network+gateway and broadcast.
+    errors.Add(
+        "net.container_block_prefix_length",
+        absl::StrCat("must be between network_prefix_length + 2 (", net + 2,
+                     ") and ", kMaxNetworkPrefixLength, ", got ", block));
+  }
+  return errors.ToStatus();
+}
+
+absl::string_view AllocationKindName(AllocationKind kind) {
+  switch (kind) {
+    case AllocationKind::kNetwork:
+      return "network";
+    case AllocationKind::kVmAddress:
+      return "vm_address";
+    case AllocationKind::kContainerBlock:
+      return "container_block";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<AllocationKind> ParseAllocationKind(absl::string_view field,
+                                                   absl::string_view text) {
+  for (AllocationKind k : {AllocationKind::kNetwork, AllocationKind::kVmAddress,
+                           AllocationKind::kContainerBlock}) {
+    if (text == AllocationKindName(k)) return k;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " must be one of network, vm_address, container_block, got ",
+      QuoteForMessage(text)));
+}
+
+std::string DescribeAllocation(const Allocation& a) {
+  const std::string who = QuoteForMessage(a.owner);
+  switch (a.kind) {
+    case AllocationKind::kNetwork:
+      return absl::StrCat("network ", who, " ", a.prefix.ToString());
+    case AllocationKind::kVmAddress:
+      return absl::StrCat("vm ", who, " address ", a.prefix.first().ToString());
+    case AllocationKind::kContainerBlock:
+      return absl::StrCat("vm ", who, " container block ", a.prefix.ToString());
+  }
+  return "";
+}
+
+absl::StatusOr<Ipam> Ipam::Create(const IpamConfig& config) {
+  NEST_RETURN_IF_ERROR(ValidateIpamConfig(config));
+  return Ipam(config);
+}
+
+void Ipam::AddNetwork(const std::string& network, const Ipv4Prefix& subnet) {
+  subnets_.Insert(subnet, network);
+  Network& n = networks_[network];
+  n.subnet = subnet;
+  n.used = PrefixSet(subnet);
+  const std::string who = QuoteForMessage(network);
+  n.used.Insert(Ipv4Prefix::Host(subnet.first()),
+                absl::StrCat("network ", who, " network address"));
+  n.used.Insert(Ipv4Prefix::Host(GatewayOf(subnet)),
+                absl::StrCat("network ", who, " gateway"));
+  n.used.Insert(Ipv4Prefix::Host(subnet.last()),
+                absl::StrCat("network ", who, " broadcast address"));
+}
+
+absl::StatusOr<Ipv4Prefix> Ipam::AllocateNetwork(absl::string_view network) {
+  NEST_RETURN_IF_ERROR(CheckOwner("network", network));
+  if (auto it = networks_.find(network); it != networks_.end()) {
+    return it->second.subnet;
+  }
+  std::optional<Ipv4Prefix> subnet =
+      subnets_.LowestFree(config_.network_prefix_length);
+  if (!subnet) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("net.pool ", config_.pool.ToString(), " has no free /",
+                     config_.network_prefix_length, " subnet for network ",
+                     QuoteForMessage(network), " (", subnets_.size(),
+                     " networks hold subnets)"));
+  }
+  AddNetwork(std::string(network), *subnet);
+  return *subnet;
+}
+
+absl::Status Ipam::ReleaseNetwork(absl::string_view network) {
+  auto it = networks_.find(network);
+  if (it == networks_.end()) return absl::OkStatus();
+  if (!it->second.vms.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("network ", QuoteForMessage(network), " still has ",
+                     it->second.vms.size(), " VM(s) with addresses (e.g. vm ",
+                     QuoteForMessage(it->second.vms.begin()->str()),
+                     "); release them first"));
+  }
+  subnets_.Erase(it->second.subnet);
+  networks_.erase(it);
+  return absl::OkStatus();
+}
+
+VmLease Ipam::LeaseOf(const VmEntry& e) const {
+  const Network& n = networks_.find(e.network)->second;
+  return VmLease{e.network, n.subnet, GatewayOf(n.subnet), e.address, e.block};
+}
+
+absl::StatusOr<VmLease> Ipam::AllocateVm(absl::string_view network,
+                                         const VmId& vm) {
+  NEST_RETURN_IF_ERROR(CheckOwner("network", network));
+  NEST_RETURN_IF_ERROR(CheckOwner("vm", vm.str()));
+  if (auto it = vms_.find(vm); it != vms_.end()) {
+    if (it->second.network == network) return LeaseOf(it->second);
+    return absl::AlreadyExistsError(
+        absl::StrCat("vm ", QuoteForMessage(vm.str()),
+                     " already holds an address in network ",
+                     QuoteForMessage(it->second.network), ", not ",
+                     QuoteForMessage(network), "; release it first"));
+  }
+  auto it = networks_.find(network);
+  if (it == networks_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("network ", QuoteForMessage(network),
+                     " has no subnet; allocate the network before its VMs"));
+  }
+  Network& n = it->second;
+  const std::string where = absl::StrCat("network ", QuoteForMessage(network),
+                                         " (", n.subnet.ToString(), ")");
+  std::optional<Ipv4Prefix> address = n.used.LowestFree(32);
+  if (!address) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        where, " has no free address for vm ", QuoteForMessage(vm.str())));
+  }
+  n.used.Insert(*address, DescribeAllocation({AllocationKind::kVmAddress,
+                                              vm.str(), *address}));
+  std::optional<Ipv4Prefix> block =
+      n.used.LowestFree(config_.container_block_prefix_length);
+  if (!block) {
+    n.used.Erase(*address);  // both or neither
+    return absl::ResourceExhaustedError(absl::StrCat(
+        where, " has no free /", config_.container_block_prefix_length,
+        " container block for vm ", QuoteForMessage(vm.str())));
+  }
+  n.used.Insert(*block, DescribeAllocation({AllocationKind::kContainerBlock,
+                                            vm.str(), *block}));
+  n.vms.insert(vm);
+  VmEntry& e = vms_[vm];
+  e = VmEntry{std::string(network), address->first(), *block};
+  return LeaseOf(e);
+}
+
+void Ipam::ReleaseVm(const VmId& vm) {
+  auto it = vms_.find(vm);
+  if (it == vms_.end()) return;
+  Network& n = networks_.find(it->second.network)->second;
+  n.used.Erase(Ipv4Prefix::Host(it->second.address));
+  n.used.Erase(it->second.block);
+  n.vms.erase(vm);
+  vms_.erase(it);
+}
+
+std::optional<Ipv4Prefix> Ipam::FindNetwork(absl::string_view network) const {
+  auto it = networks_.find(network);
+  if (it == networks_.end()) return std::nullopt;
+  return it->second.subnet;
+}
+
+std::optional<VmLease> Ipam::FindVm(const VmId& vm) const {
+  auto it = vms_.find(vm);
+  if (it == vms_.end()) return std::nullopt;
+  return LeaseOf(it->second);
+}
+
+std::vector<Allocation> Ipam::Allocations() const {
+  std::vector<Allocation> out;
+  for (const auto& [name, n] : networks_) {
+    out.push_back({AllocationKind::kNetwork, name, n.subnet});
+  }
+  for (const auto& [vm, e] : vms_) {
+    out.push_back(
+        {AllocationKind::kVmAddress, vm.str(), Ipv4Prefix::Host(e.address)});
+    out.push_back({AllocationKind::kContainerBlock, vm.str(), e.block});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Allocation& a, const Allocation& b) {
+              return a.prefix < b.prefix;
+            });
+  return out;
+}
+
+}  // namespace nest::net

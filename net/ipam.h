@@ -1,0 +1,152 @@
+// IP address management for tenant networks, pure: no I/O, no threads.
+//
+// From one configured pool (net.pool, e.g. 10.88.0.0/14) the IPAM hands out
+//   - a subnet per tenant network (net.network_prefix_length, e.g. /20),
+//   - inside that subnet, per VM, an address and a block for the VM's
+//     containers (net.container_block_prefix_length, e.g. /26), which the
+//     host routes via the VM's address.
+// In every subnet the network address, the gateway (network + 1, the host's
+// bridge) and the broadcast address are never handed out.
+//
+// Allocation is deterministic: always the lowest free aligned range. A VM's
+// address and block are taken together or not at all. Asking again for an
+// owner that already holds an allocation returns the same answer (so a
+// reconciler may repeat itself); asking for a VM in a different network than
+// the one it holds is ALREADY_EXISTS. Running out is RESOURCE_EXHAUSTED
+// naming what ran out; nothing is reused until it is released.
+//
+// The state is a plain value. Allocations() lists it as (kind, owner,
+// prefix) rows for the store; Restore() rebuilds the same state from them.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "core/ids.h"
+#include "core/status.h"
+#include "net/ipv4.h"
+#include "net/prefix_set.h"
+
+namespace nest::net {
+
+// A subnet needs its network address, gateway, broadcast and room for VMs:
+// /30 is the longest subnet (and container block) that works.
+inline constexpr int kMaxNetworkPrefixLength = 30;
+
+struct IpamConfig {
+  Ipv4Prefix pool = Ipv4Prefix::Containing(Ipv4Address::Of(10, 88, 0, 0), 14);
+  int network_prefix_length = 20;
+  int container_block_prefix_length = 26;
+};
+
+// INVALID_ARGUMENT with a field violation for each bad setting: the pool must
+// be /30 or shorter, the network length between the pool's and 30, the block
+// length between network length + 2 and 30 (so blocks can exist beside the
+// reserved addresses).
+[[nodiscard]] absl::Status ValidateIpamConfig(const IpamConfig& config);
+
+enum class AllocationKind { kNetwork, kVmAddress, kContainerBlock };
+
+// "network", "vm_address", "container_block": stable, for the store.
+absl::string_view AllocationKindName(AllocationKind kind);
+[[nodiscard]] absl::StatusOr<AllocationKind> ParseAllocationKind(
+    absl::string_view field, absl::string_view text);
+
+// One persisted row. `owner` is the network's key for kNetwork and the VM id
+// for the VM kinds; the network a VM row belongs to is the one whose subnet
+// contains it, so it is not stored twice.
+struct Allocation {
+  AllocationKind kind = AllocationKind::kNetwork;
+  std::string owner;
+  Ipv4Prefix prefix;
+  friend bool operator==(const Allocation&, const Allocation&) = default;
+};
+
+// "network \"a\" 10.88.0.0/20", "vm \"v\" address 10.88.0.2",
+// "vm \"v\" container block 10.88.0.64/26": for messages.
+std::string DescribeAllocation(const Allocation& a);
+
+// What a VM needs to configure itself and route its containers.
+struct VmLease {
+  std::string network;
+  Ipv4Prefix subnet;
+  Ipv4Address gateway;
+  Ipv4Address address;
+  Ipv4Prefix container_block;
+  friend bool operator==(const VmLease&, const VmLease&) = default;
+};
+
+// The gateway of a tenant subnet: the address after the network address.
+inline Ipv4Address GatewayOf(const Ipv4Prefix& subnet) {
+  return Ipv4Address(subnet.first().value() + 1);
+}
+
+// A plain value (copyable, comparable through Allocations()). Thread-
+// compatible: callers serialise access, as the controller does with its
+// store transaction.
+class Ipam {
+ public:
+  // An empty IPAM; the config must pass ValidateIpamConfig.
+  [[nodiscard]] static absl::StatusOr<Ipam> Create(const IpamConfig& config);
+
+  // Rebuilds the state from persisted rows, in any order. INVALID_ARGUMENT
+  // with one violation per bad row (field "allocations[i]"): overlapping
+  // rows (naming both owners), duplicate owners, networks outside the pool,
+  // VM rows outside every network or on a reserved address, and VMs missing
+  // their address or block. Rows may use other lengths than the config (it
+  // may have changed since); new allocations use the config.
+  [[nodiscard]] static absl::StatusOr<Ipam> Restore(
+      const IpamConfig& config, const std::vector<Allocation>& rows);
+
+  // The subnet of `network`, allocating the lowest free one if it has none.
+  [[nodiscard]] absl::StatusOr<Ipv4Prefix> AllocateNetwork(
+      absl::string_view network);
+  // Frees the subnet. OK when `network` holds none. FAILED_PRECONDITION
+  // while VMs still hold addresses in it.
+  [[nodiscard]] absl::Status ReleaseNetwork(absl::string_view network);
+
+  // The lease of `vm` in `network`, allocating the lowest free address and
+  // container block if it has none. NOT_FOUND when `network` has no subnet.
+  [[nodiscard]] absl::StatusOr<VmLease> AllocateVm(absl::string_view network,
+                                                   const VmId& vm);
+  // Frees the VM's address and block; a no-op when it holds none.
+  void ReleaseVm(const VmId& vm);
+
+  std::optional<Ipv4Prefix> FindNetwork(absl::string_view network) const;
+  std::optional<VmLease> FindVm(const VmId& vm) const;
+
+  // Every live allocation, ordered by prefix (a subnet before what it holds).
+  std::vector<Allocation> Allocations() const;
+
+  const IpamConfig& config() const { return config_; }
+
+ private:
+  struct Network {
+    Ipv4Prefix subnet;
+    PrefixSet used;  // reserved addresses, VM addresses, container blocks
+    std::set<VmId> vms;
+  };
+  struct VmEntry {
+    std::string network;
+    Ipv4Address address;
+    Ipv4Prefix block;
+  };
+
+  explicit Ipam(const IpamConfig& config)
+      : config_(config), subnets_(config.pool) {}
+
+  // Records `subnet` for `network` with its reserved addresses.
+  void AddNetwork(const std::string& network, const Ipv4Prefix& subnet);
+  VmLease LeaseOf(const VmEntry& e) const;
+
+  IpamConfig config_;
+  PrefixSet subnets_;  // in the pool, labelled with the network's key
+  std::map<std::string, Network, std::less<>> networks_;
+  std::map<VmId, VmEntry> vms_;
+};
+
+}  // namespace nest::net

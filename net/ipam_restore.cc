@@ -1,0 +1,147 @@
+// Ipam::Restore: rebuilding the allocator from the store's rows after a
+// restart. Rows come from disk, so every invariant Allocate* keeps is checked
+// again here instead of trusted; one bad row must not let a later allocation
+// hand out an address that is still in use.
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "core/field_errors.h"
+#include "core/validate.h"
+#include "net/ipam.h"
+
+namespace nest::net {
+namespace {
+
+std::string RowField(size_t i) { return absl::StrCat("allocations[", i, "]"); }
+
+std::string Show(const Allocation& row) {
+  return absl::StrCat(AllocationKindName(row.kind), " ",
+                      QuoteForMessage(row.owner), " ", row.prefix.ToString());
+}
+
+}  // namespace
+
+absl::StatusOr<Ipam> Ipam::Restore(const IpamConfig& config,
+                                   const std::vector<Allocation>& rows) {
+  NEST_RETURN_IF_ERROR(ValidateIpamConfig(config));
+  Ipam ipam(config);
+  FieldErrors errors;
+
+  // Subnets first, so VM rows can be placed whatever the input order.
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Allocation& row = rows[i];
+    if (row.kind != AllocationKind::kNetwork) continue;
+    const std::string field = RowField(i);
+    if (row.owner.empty()) {
+      errors.Add(field, absl::StrCat("must name its owner, got ", Show(row)));
+    } else if (ipam.networks_.contains(row.owner)) {
+      errors.Add(field, absl::StrCat("network ", QuoteForMessage(row.owner),
+                                     " holds more than one subnet"));
+    } else if (!config.pool.Contains(row.prefix) ||
+               row.prefix.length() > kMaxNetworkPrefixLength) {
+      errors.Add(field,
+                 absl::StrCat("must be a /", kMaxNetworkPrefixLength,
+                              " or shorter subnet inside net.pool ",
+                              config.pool.ToString(), ", got ", Show(row)));
+    } else if (const PrefixSet::Entry* e =
+                   ipam.subnets_.FindOverlap(row.prefix)) {
+      errors.Add(
+          field,
+          absl::StrCat("network ", QuoteForMessage(row.owner), " ",
+                       row.prefix.ToString(), " overlaps network ",
+                       QuoteForMessage(e->label), " ", e->prefix.ToString()));
+    } else {
+      ipam.AddNetwork(row.owner, row.prefix);
+    }
+  }
+
+  struct Partial {
+    std::string network;
+    std::optional<Ipv4Address> address;
+    std::optional<Ipv4Prefix> block;
+    size_t row = 0;  // the first row of this VM, for errors
+  };
+  std::map<VmId, Partial> partial;
+  std::set<VmId> refused;  // already reported; not reported again as partial
+  auto refuse = [&](const std::string& field, const Allocation& row,
+                    absl::string_view why) {
+    errors.Add(field, why);
+    refused.insert(VmId(row.owner));
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Allocation& row = rows[i];
+    if (row.kind == AllocationKind::kNetwork) continue;
+    const std::string field = RowField(i);
+    const bool is_address = row.kind == AllocationKind::kVmAddress;
+    if (row.owner.empty()) {
+      refuse(field, row, absl::StrCat("must name its owner, got ", Show(row)));
+      continue;
+    }
+    if (is_address && row.prefix.length() != 32) {
+      refuse(field, row,
+             absl::StrCat("a vm_address must be a /32, got ", Show(row)));
+      continue;
+    }
+    const PrefixSet::Entry* net = ipam.subnets_.FindOverlap(row.prefix);
+    if (net == nullptr || !net->prefix.Contains(row.prefix) ||
+        net->prefix == row.prefix) {
+      refuse(
+          field, row,
+          absl::StrCat("must lie inside a network's subnet, got ", Show(row)));
+      continue;
+    }
+    const std::string network = net->label;
+    const VmId vm(row.owner);
+    Partial& p =
+        partial.try_emplace(vm, Partial{network, {}, {}, i}).first->second;
+    if (p.network != network) {
+      refuse(field, row,
+             absl::StrCat("vm ", QuoteForMessage(row.owner),
+                          " has rows in two networks, ",
+                          QuoteForMessage(p.network), " and ",
+                          QuoteForMessage(network)));
+      continue;
+    }
+    if ((is_address && p.address) || (!is_address && p.block)) {
+      refuse(
+          field, row,
+          absl::StrCat("vm ", QuoteForMessage(row.owner),
+                       " holds more than one ", AllocationKindName(row.kind)));
+      continue;
+    }
+    Network& n = ipam.networks_.find(network)->second;
+    if (const PrefixSet::Entry* e = n.used.FindOverlap(row.prefix)) {
+      refuse(field, row,
+             absl::StrCat(DescribeAllocation(row), " overlaps ", e->label));
+      continue;
+    }
+    n.used.Insert(row.prefix, DescribeAllocation(row));
+    if (is_address) {
+      p.address = row.prefix.first();
+    } else {
+      p.block = row.prefix;
+    }
+  }
+
+  // A lease is written in one transaction: a half of one means the rows were
+  // damaged, and guessing the other half could collide later.
+  for (auto& [vm, p] : partial) {
+    if (refused.contains(vm)) continue;
+    if (!p.address || !p.block) {
+      errors.Add(RowField(p.row),
+                 absl::StrCat("vm ", QuoteForMessage(vm.str()), " has ",
+                              p.address ? "an address but no container block"
+                                        : "a container block but no address"));
+      continue;
+    }
+    ipam.networks_.find(p.network)->second.vms.insert(vm);
+    ipam.vms_[vm] = VmEntry{p.network, *p.address, *p.block};
+  }
+  NEST_RETURN_IF_ERROR(errors.ToStatus());
+  return ipam;
+}
+
+}  // namespace nest::net
