@@ -41,8 +41,30 @@ class LibvirtDriver::Impl {
       cb = lifecycle_cb_;
     }
     if (old) Detach(old.get(), cb);
-    // A callback already running holds dispatch_mu_; wait it out.
-    absl::MutexLock l(&dispatch_mu_);
+    old.reset();
+    // libvirt releases a deregistered callback only once no dispatch is
+    // using it, and says so through its free callback: until every one of
+    // ours is released, the event thread may still call into `this`.
+    absl::MutexLock l(&callbacks_mu_);
+    auto released = [this]() ABSL_SHARED_LOCKS_REQUIRED(callbacks_mu_) {
+      return live_callbacks_ == 0;
+    };
+    if (!callbacks_mu_.AwaitWithTimeout(absl::Condition(&released),
+                                        absl::Seconds(10))) {
+      spdlog::error("libvirt kept {} event callback(s) of {} past shutdown",
+                    live_callbacks_, o_.uri);
+    }
+  }
+
+  // The free callback of every registration: see ~Impl.
+  static void OnCallbackReleased(void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    absl::MutexLock l(&self->callbacks_mu_);
+    --self->live_callbacks_;
+  }
+  void CountCallback(int delta) {
+    absl::MutexLock l(&callbacks_mu_);
+    live_callbacks_ += delta;
   }
 
   absl::Status Connect() {
@@ -56,14 +78,20 @@ class LibvirtDriver::Impl {
         static_cast<int>(absl::ToInt64Seconds(o_.keepalive_interval)),
         o_.keepalive_count);
     virResetLastError();
+    // Close callbacks run under the lock that unregistering takes, so
+    // unregistering is enough. Lifecycle callbacks are not: see ~Impl.
     if (virConnectRegisterCloseCallback(conn.get(), &OnClose, this, nullptr) <
         0) {
       virResetLastError();  // not every driver has close callbacks
     }
+    // Counted before registering: libvirt may release it (and call
+    // OnCallbackReleased) at any time after a successful registration.
+    CountCallback(1);
     int cb = virConnectDomainEventRegisterAny(
         conn.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-        VIR_DOMAIN_EVENT_CALLBACK(&OnLifecycle), this, nullptr);
+        VIR_DOMAIN_EVENT_CALLBACK(&OnLifecycle), this, &OnCallbackReleased);
     if (cb < 0) {
+      CountCallback(-1);
       auto st = LibvirtError("register lifecycle events");
       virConnectUnregisterCloseCallback(conn.get(), &OnClose);
       return st;
@@ -569,6 +597,9 @@ class LibvirtDriver::Impl {
   // Held while delivering events so the destructor can wait for a delivery
   // in flight.
   absl::Mutex dispatch_mu_;
+  absl::Mutex callbacks_mu_;
+  // Registrations libvirt has not released yet (see ~Impl).
+  int live_callbacks_ ABSL_GUARDED_BY(callbacks_mu_) = 0;
 };
 
 absl::StatusOr<VmStats> LibvirtDriver::Impl::GetStats(const VmId& id) {

@@ -95,8 +95,8 @@ class Events {
 TEST_CASE(
     "define, start, pause, stop, undefine with state mapping and events") {
   RawConn raw;
+  Events ev;  // declared first: destroyed after the driver that feeds it
   auto d = OpenDriver();
-  Events ev;
   d->AddListener(ev.cb());
   VmId id("life");
   REQUIRE(d->Create(Spec("life")).ok());
@@ -203,12 +203,12 @@ TEST_CASE("foreign domains are listed and never touched") {
 
 TEST_CASE("a fresh driver re-adopts Nest domains from their metadata") {
   RawConn raw;
+  Events ev;  // declared first: destroyed after the driver that feeds it
   auto first = OpenDriver();
   REQUIRE(first->Create(Spec("adopt-me")).ok());
   first.reset();  // nestd restarts
 
   auto second = OpenDriver();
-  Events ev;
   second->AddListener(ev.cb());
   auto owned = second->List(false);
   REQUIRE(owned.ok());
