@@ -7,6 +7,7 @@
 
 #include "control/sim.h"
 #include "doctest/doctest.h"
+#include "tests/control/cluster_util.h"
 
 namespace nest::control {
 namespace {
@@ -14,19 +15,10 @@ namespace {
 using store::ContainerObservedState;
 using store::VmObservedState;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/nest-control-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 // A small cluster on simulated hosts: group web (1 vCPU, 256 MiB, 1..3
 // VMs), workloads hello x3 (never restarted) and httpd x2.
 struct Cluster {
-  TempDir dir;
+  testing::TempDir dir;
   FakeClock clock;
   std::unique_ptr<store::Store> store;
   SimHostConnector hosts{vmm::SimHostConfig{}, clock};
@@ -54,22 +46,7 @@ struct Cluster {
     REQUIRE(
         store
             ->Write([](store::WriteTx& tx) -> absl::Status {
-              store::Tenant t;
-              t.name = TenantId("default");
-              NEST_RETURN_IF_ERROR(tx.CreateTenant(t).status());
-              store::Host h;
-              h.name = HostId("h1");
-              h.libvirt_uri = "sim://h1";
-              NEST_RETURN_IF_ERROR(tx.CreateHost(h).status());
-              store::VmGroup g;
-              g.tenant = TenantId("default");
-              g.name = GroupId("web");
-              g.vcpus = 1;
-              g.memory_mib = 256;
-              g.disk_mib = 1024;
-              g.min_size = 1;
-              g.max_size = 3;
-              NEST_RETURN_IF_ERROR(tx.CreateGroup(g).status());
+              NEST_RETURN_IF_ERROR(testing::SeedHostAndGroup(tx));
               for (auto [name, replicas] :
                    {std::pair<const char*, int>{"hello", 3}, {"httpd", 2}}) {
                 store::Workload w;
@@ -92,10 +69,9 @@ struct Cluster {
 
   void NewController() {
     controller.reset();
-    ControllerOptions opts;
-    opts.host_reserved = Resources::Of(0, 0, 0);
-    controller = std::make_unique<Controller>(*store, hosts, provisioner,
-                                              agents, images, clock, opts);
+    controller =
+        std::make_unique<Controller>(*store, hosts, provisioner, agents, images,
+                                     clock, testing::TestControllerOptions());
   }
 
   // Passes until nothing changes (bounded), letting VM operations finish.

@@ -103,8 +103,8 @@ TEST_CASE("VM diff: boot, attach, recreate, teardown, orphan, unknown") {
     v.observed = store::VmObservedState::kRunning;
     return v;
   };
-  s.vms = {vm("new", "h1"), vm("adopt", "h1"), vm("dead", "h1"),
-           vm("gone", "h1"), vm("far", "h2"), vm("busy", "h1")};
+  s.vms = {vm("new", "h1"),  vm("adopt", "h1"), vm("dead", "h1"),
+           vm("gone", "h1"), vm("far", "h2"),   vm("busy", "h1")};
   s.vms[3].desired = store::VmDesiredState::kDeleted;
   Observed o;
   o.hosts[HostId("h1")].reachable = true;

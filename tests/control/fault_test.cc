@@ -11,6 +11,7 @@
 #include "control/controller.h"
 #include "control/sim.h"
 #include "doctest/doctest.h"
+#include "tests/control/cluster_util.h"
 #include "tests/control/forwarding.h"
 
 namespace nest::control {
@@ -141,18 +142,9 @@ class FaultyAgents : public AgentConnector {
   Faults* faults_;
 };
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/nest-fault-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 // One host, group web (1..3 VMs), workloads hello x3 and httpd x2.
 struct FaultCluster {
-  TempDir dir;
+  testing::TempDir dir;
   FakeClock clock;
   Faults faults;
   std::unique_ptr<store::Store> store;
@@ -173,18 +165,7 @@ struct FaultCluster {
     REQUIRE(
         store
             ->Write([](store::WriteTx& tx) -> absl::Status {
-              NEST_RETURN_IF_ERROR(
-                  tx.CreateTenant({TenantId("default"), {}}).status());
-              store::Host h;
-              h.name = HostId("h1");
-              h.libvirt_uri = "sim://h1";
-              NEST_RETURN_IF_ERROR(tx.CreateHost(h).status());
-              store::VmGroup g;
-              g.tenant = TenantId("default");
-              g.name = GroupId("web");
-              g.min_size = 1;
-              g.max_size = 3;
-              NEST_RETURN_IF_ERROR(tx.CreateGroup(g).status());
+              NEST_RETURN_IF_ERROR(testing::SeedHostAndGroup(tx));
               for (auto [name, n] :
                    {std::pair<const char*, int>{"hello", 3}, {"httpd", 2}}) {
                 store::Workload w;
@@ -204,10 +185,9 @@ struct FaultCluster {
 
   void NewController() {
     controller.reset();
-    ControllerOptions opts;
-    opts.host_reserved = Resources::Of(0, 0, 0);
-    controller = std::make_unique<Controller>(*store, hosts, provisioner,
-                                              agents, images, clock, opts);
+    controller =
+        std::make_unique<Controller>(*store, hosts, provisioner, agents, images,
+                                     clock, testing::TestControllerOptions());
   }
 
   void Converge(int passes) {

@@ -9,6 +9,7 @@
 #include "control/controller.h"
 #include "control/sim.h"
 #include "doctest/doctest.h"
+#include "tests/control/cluster_util.h"
 #include "tests/control/forwarding.h"
 
 namespace nest::control {
@@ -87,18 +88,9 @@ class RecordingConnector : public AgentConnector {
   bool trap_term_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/nest-stop-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 // One host, group web, workload httpd x2 with a 30 s stop grace.
 struct StopCluster {
-  TempDir dir;
+  testing::TempDir dir;
   FakeClock clock;
   std::unique_ptr<store::Store> store;
   SimHostConnector hosts{vmm::SimHostConfig{}, clock};
@@ -117,18 +109,7 @@ struct StopCluster {
                                   "/"});
     REQUIRE(store
                 ->Write([](store::WriteTx& tx) -> absl::Status {
-                  NEST_RETURN_IF_ERROR(
-                      tx.CreateTenant({TenantId("default"), {}}).status());
-                  store::Host h;
-                  h.name = HostId("h1");
-                  h.libvirt_uri = "sim://h1";
-                  NEST_RETURN_IF_ERROR(tx.CreateHost(h).status());
-                  store::VmGroup g;
-                  g.tenant = TenantId("default");
-                  g.name = GroupId("web");
-                  g.min_size = 1;
-                  g.max_size = 3;
-                  NEST_RETURN_IF_ERROR(tx.CreateGroup(g).status());
+                  NEST_RETURN_IF_ERROR(testing::SeedHostAndGroup(tx));
                   store::Workload w;
                   w.tenant = TenantId("default");
                   w.name = WorkloadId("httpd");

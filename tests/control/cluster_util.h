@@ -1,0 +1,51 @@
+// Shared set-up of the controller tests: a temp dir for the store, the one
+// host and group every simulated cluster starts from, and the options
+// under which the controller runs in tests.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+#include "control/controller.h"
+#include "store/store.h"
+
+namespace nest::control::testing {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/nest-control-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// Tenant "default", host h1 (sim://h1) and group web (1 vCPU, 256 MiB,
+// 1..3 VMs), in the caller's transaction.
+inline absl::Status SeedHostAndGroup(store::WriteTx& tx) {
+  NEST_RETURN_IF_ERROR(tx.CreateTenant({TenantId("default"), {}}).status());
+  store::Host h;
+  h.name = HostId("h1");
+  h.libvirt_uri = "sim://h1";
+  NEST_RETURN_IF_ERROR(tx.CreateHost(h).status());
+  store::VmGroup g;
+  g.tenant = TenantId("default");
+  g.name = GroupId("web");
+  g.vcpus = 1;
+  g.memory_mib = 256;
+  g.disk_mib = 1024;
+  g.min_size = 1;
+  g.max_size = 3;
+  return tx.CreateGroup(g).status();
+}
+
+// No host reservation: the simulated hosts' whole capacity is placeable.
+inline ControllerOptions TestControllerOptions() {
+  ControllerOptions opts;
+  opts.host_reserved = Resources::Of(0, 0, 0);
+  return opts;
+}
+
+}  // namespace nest::control::testing
