@@ -243,19 +243,12 @@ absl::StatusOr<HostView> Commands::GetHost(const std::string& name) {
 
 absl::StatusOr<store::Page<HostView>> Commands::ListHosts(
     const ListOptions& page) {
-  store::Page<HostView> out;
-  NEST_RETURN_IF_ERROR(
-      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
-        NEST_ASSIGN_OR_RETURN(auto hosts, tx.ListHosts(q));
-        for (const auto& h : hosts.items) {
-          NEST_ASSIGN_OR_RETURN(HostView v, ViewHost(tx, h));
-          out.items.push_back(std::move(v));
-        }
-        out.next_page_token = hosts.next_page_token;
-        return absl::OkStatus();
-      })));
-  return out;
+  return ListPage<HostView>(
+      page, [](store::ListQuery&) {},
+      [](store::ReadTx& tx, const store::ListQuery& q) {
+        return tx.ListHosts(q);
+      },
+      ViewHost);
 }
 
 absl::StatusOr<Written> Commands::DeleteHost(const WriteMeta& m,
@@ -383,20 +376,12 @@ absl::StatusOr<store::Page<GroupView>> Commands::ListGroups(
 
 absl::StatusOr<store::Page<GroupView>> Commands::ListGroupsOnce(
     const ListOptions& page) {
-  store::Page<GroupView> out;
-  NEST_RETURN_IF_ERROR(
-      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
-        q.tenant = tenant_;
-        NEST_ASSIGN_OR_RETURN(auto groups, tx.ListGroups(q));
-        for (const auto& g : groups.items) {
-          NEST_ASSIGN_OR_RETURN(GroupView v, ViewGroup(tx, g));
-          out.items.push_back(std::move(v));
-        }
-        out.next_page_token = groups.next_page_token;
-        return absl::OkStatus();
-      })));
-  return out;
+  return ListPage<GroupView>(
+      page, [this](store::ListQuery& q) { q.tenant = tenant_; },
+      [](store::ReadTx& tx, const store::ListQuery& q) {
+        return tx.ListGroups(q);
+      },
+      ViewGroup);
 }
 
 absl::StatusOr<Written> Commands::DeleteGroup(const WriteMeta& m,
@@ -531,22 +516,17 @@ absl::StatusOr<VmView> Commands::GetVm(const std::string& id) {
 absl::StatusOr<store::Page<VmView>> Commands::ListVms(const ListOptions& page,
                                                       const std::string& group,
                                                       const std::string& host) {
-  store::Page<VmView> out;
-  NEST_RETURN_IF_ERROR(
-      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+  return ListPage<VmView>(
+      page,
+      [&](store::ListQuery& q) {
         q.tenant = tenant_;
         q.group = GroupId(group);
         q.host = HostId(host);
-        NEST_ASSIGN_OR_RETURN(auto vms, tx.ListVms(q));
-        for (const auto& vm : vms.items) {
-          NEST_ASSIGN_OR_RETURN(VmView v, ViewVm(tx, vm));
-          out.items.push_back(std::move(v));
-        }
-        out.next_page_token = vms.next_page_token;
-        return absl::OkStatus();
-      })));
-  return out;
+      },
+      [](store::ReadTx& tx, const store::ListQuery& q) {
+        return tx.ListVms(q);
+      },
+      ViewVm);
 }
 
 absl::StatusOr<Written> Commands::SetVmDesired(const WriteMeta& m,

@@ -399,6 +399,29 @@ class Commands {
   // A list's failure, with a page token the store could not decode named
   // as the field page.page_token.
   static absl::Status PageError(const absl::Status& listed);
+  // One page of rows turned into views in one read transaction: `narrow`
+  // adds the list's filters to the query, `list` reads the rows and `view`
+  // makes each row what the API shows.
+  template <typename View, typename ListFn, typename ViewFn>
+  absl::StatusOr<store::Page<View>> ListPage(
+      const ListOptions& page,
+      const std::function<void(store::ListQuery&)>& narrow, ListFn list,
+      ViewFn view) {
+    store::Page<View> out;
+    NEST_RETURN_IF_ERROR(
+        PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
+          NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+          narrow(q);
+          NEST_ASSIGN_OR_RETURN(auto rows, list(tx, q));
+          for (auto& row : rows.items) {
+            NEST_ASSIGN_OR_RETURN(View v, view(tx, row));
+            out.items.push_back(std::move(v));
+          }
+          out.next_page_token = rows.next_page_token;
+          return absl::OkStatus();
+        })));
+    return out;
+  }
 
   store::Store& store_;
   Controller* controller_;

@@ -107,22 +107,17 @@ absl::StatusOr<ContainerView> Commands::GetContainer(const std::string& id) {
 absl::StatusOr<store::Page<ContainerView>> Commands::ListContainers(
     const ListOptions& page, const std::string& workload,
     const std::string& vm) {
-  store::Page<ContainerView> out;
-  NEST_RETURN_IF_ERROR(
-      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
+  return ListPage<ContainerView>(
+      page,
+      [&](store::ListQuery& q) {
         q.tenant = tenant_;
         q.workload = WorkloadId(workload);
         q.vm = VmId(vm);
-        NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
-        for (const auto& c : cs.items) {
-          NEST_ASSIGN_OR_RETURN(ContainerView v, ViewContainer(tx, c));
-          out.items.push_back(std::move(v));
-        }
-        out.next_page_token = cs.next_page_token;
-        return absl::OkStatus();
-      })));
-  return out;
+      },
+      [](store::ReadTx& tx, const store::ListQuery& q) {
+        return tx.ListContainers(q);
+      },
+      ViewContainer);
 }
 
 absl::StatusOr<std::shared_ptr<agent::AgentApi>> Commands::AgentOf(

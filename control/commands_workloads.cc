@@ -154,20 +154,12 @@ absl::StatusOr<WorkloadView> Commands::GetWorkload(const std::string& name) {
 
 absl::StatusOr<store::Page<WorkloadView>> Commands::ListWorkloads(
     const ListOptions& page) {
-  store::Page<WorkloadView> out;
-  NEST_RETURN_IF_ERROR(
-      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
-        q.tenant = tenant_;
-        NEST_ASSIGN_OR_RETURN(auto ws, tx.ListWorkloads(q));
-        for (const auto& w : ws.items) {
-          NEST_ASSIGN_OR_RETURN(WorkloadView v, ViewWorkload(tx, w));
-          out.items.push_back(std::move(v));
-        }
-        out.next_page_token = ws.next_page_token;
-        return absl::OkStatus();
-      })));
-  return out;
+  return ListPage<WorkloadView>(
+      page, [this](store::ListQuery& q) { q.tenant = tenant_; },
+      [](store::ReadTx& tx, const store::ListQuery& q) {
+        return tx.ListWorkloads(q);
+      },
+      ViewWorkload);
 }
 
 absl::StatusOr<Written> Commands::DeleteWorkload(const WriteMeta& m,
@@ -424,18 +416,14 @@ absl::StatusOr<Written> Commands::ImportImage(const WriteMeta& m,
 
 absl::StatusOr<store::Page<ImageView>> Commands::ListImages(
     const ListOptions& page) {
-  store::Page<ImageView> out;
-  NEST_RETURN_IF_ERROR(
-      PageError(store_.Read([&](store::ReadTx& tx) -> absl::Status {
-        NEST_ASSIGN_OR_RETURN(store::ListQuery q, Query(page));
-        q.tenant = tenant_;
-        NEST_ASSIGN_OR_RETURN(auto imgs, tx.ListImages(q));
-        for (auto& i : imgs.items)
-          out.items.push_back(ImageView{std::move(i), 0});
-        out.next_page_token = imgs.next_page_token;
-        return absl::OkStatus();
-      })));
-  return out;
+  return ListPage<ImageView>(
+      page, [this](store::ListQuery& q) { q.tenant = tenant_; },
+      [](store::ReadTx& tx, const store::ListQuery& q) {
+        return tx.ListImages(q);
+      },
+      [](store::ReadTx&, store::Image& image) -> absl::StatusOr<ImageView> {
+        return ImageView{std::move(image), 0};
+      });
 }
 
 absl::StatusOr<Written> Commands::DeleteImage(const WriteMeta& m,
