@@ -17,6 +17,8 @@ PACKAGES=(
   iproute2 nftables
   # the API's cross-language test
   python3-grpcio python3-grpc-tools
+  # checks the /metrics exposition (promtool)
+  prometheus
 )
 
 missing=()
