@@ -98,6 +98,13 @@ CREATE TABLE idempotency(
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_by_time ON idempotency(created_ns);
 )sql",
+    // 3: the IPAM's allocations (net/ipam.h), so addresses survive restarts.
+    R"sql(
+CREATE TABLE ip_allocations(
+  kind TEXT NOT NULL, owner TEXT NOT NULL, prefix TEXT NOT NULL UNIQUE,
+  PRIMARY KEY(kind, owner)
+) WITHOUT ROWID;
+)sql",
 };
 
 absl::StatusOr<int64_t> PragmaInt(sqlite3* db, const char* sql) {

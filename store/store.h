@@ -72,6 +72,19 @@ struct EventNote {
   std::string message;
 };
 
+// One address range the IPAM handed out, as plain text: the store keeps
+// rows, net/ gives them meaning (net::Allocation; store/ may not depend on
+// net/, so the control layer converts). (kind, owner) is the key and no two
+// rows hold the same prefix. Not an object: no generation and no event,
+// because the object the range belongs to records the change.
+struct IpAllocationRow {
+  std::string kind;    // "network", "vm_address", "container_block"
+  std::string owner;   // the network's key or the VM id
+  std::string prefix;  // "10.88.0.0/20"
+  friend bool operator==(const IpAllocationRow&,
+                         const IpAllocationRow&) = default;
+};
+
 struct EventQuery {
   int64_t after_seq = 0;  // return events with seq > after_seq
   int64_t limit = 1000;
@@ -114,6 +127,10 @@ class ReadTx {
   // naming the oldest retained sequence (a watcher must re-list).
   [[nodiscard]] absl::StatusOr<std::vector<Event>> EventsSince(
       const EventQuery& q);
+  // Every IP allocation, ordered by (kind, owner).
+  [[nodiscard]] absl::StatusOr<std::vector<IpAllocationRow>>
+  ListIpAllocations();
+
   // The oldest retained event's seq; LastEventSeq()+1 when none is retained.
   [[nodiscard]] absl::StatusOr<int64_t> OldestEventSeq();
   // The highest seq ever assigned (0 for a new store).
@@ -207,6 +224,22 @@ class WriteTx : public ReadTx {
   // heartbeats every few seconds. A later UpdateHost never moves it back.
   [[nodiscard]] absl::Status RecordHostHeartbeat(const HostId& name,
                                                  absl::Time at);
+
+  // IP allocations, written in the transaction of the object they belong
+  // to so that both commit or neither does. Fields must be non-empty
+  // (INVALID_ARGUMENT naming the field).
+  //
+  // Put: OK when the same row is already there. ALREADY_EXISTS when the
+  // owner holds another prefix of that kind, or another row holds the
+  // prefix, naming the holder: a range is never given out twice.
+  [[nodiscard]] absl::Status PutIpAllocation(const IpAllocationRow& row);
+  // OK when there is no such row (releasing twice is harmless).
+  [[nodiscard]] absl::Status DeleteIpAllocation(absl::string_view kind,
+                                                absl::string_view owner);
+  // Makes the table hold exactly `rows` (the IPAM's Allocations()), touching
+  // only rows that differ. Same checks as Put, on the final state.
+  [[nodiscard]] absl::Status ReplaceIpAllocations(
+      const std::vector<IpAllocationRow>& rows);
 
   // Appends an event that is not a CRUD change (a scale decision, a
   // placement failure). seq and time are assigned here; actor/request_id
