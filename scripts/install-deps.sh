@@ -6,6 +6,8 @@ require_root
 PACKAGES=(
   # toolchain
   g++ cmake ninja-build pkg-config python3 clang-format
+  # libFuzzer and the sanitizer runtimes for scripts/fuzz.sh
+  clang libclang-rt-14-dev
   # libraries
   libabsl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libsqlite3-dev libspdlog-dev doctest-dev libxml2-dev

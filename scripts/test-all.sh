@@ -68,6 +68,23 @@ else
   STATUS=1
 fi
 
+# Each libFuzzer target (scripts/fuzz.sh, bounded time) counts as one test;
+# a build failure counts as one failed test.
+fuzz() {
+  local out="$LOGDIR/fuzz.log" rc line
+  scripts/fuzz.sh 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  line=$(grep -E '^fuzzers: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1 || true)
+  if [ -n "$line" ]; then
+    PASSED=$((PASSED + $(echo "$line" | sed -E 's/^fuzzers: ([0-9]+) passed.*/\1/')))
+    FAILED=$((FAILED + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+  else
+    FAILED=$((FAILED + 1))
+  fi
+  return "$rc"
+}
+run phase "fuzz (libFuzzer)" fuzz
+
 print_phases
 echo
 echo "logs: $LOGDIR"
