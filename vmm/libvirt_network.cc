@@ -6,6 +6,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "absl/strings/numbers.h"
@@ -108,6 +109,17 @@ int Connections(const std::string& live_xml) {
   return n;
 }
 
+// The specs as ParseNetworkXml/ParseNwFilterXml give them back.
+NetworkSpec Sorted(NetworkSpec spec) {
+  std::sort(spec.routes.begin(), spec.routes.end());
+  return spec;
+}
+NwFilterSpec Sorted(NwFilterSpec spec) {
+  std::sort(spec.allowed.begin(), spec.allowed.end());
+  std::sort(spec.isolated.begin(), spec.isolated.end());
+  return spec;
+}
+
 }  // namespace
 
 absl::StatusOr<EnsureNetworkResult> EnsureNetwork(const std::string& uri,
@@ -123,7 +135,7 @@ absl::StatusOr<EnsureNetworkResult> EnsureNetwork(const std::string& uri,
                           NetworkXml(net.get(), 0, spec.name));
     result.connections = Connections(live);
     absl::StatusOr<NetworkSpec> running = ParseNetworkXml(live);
-    if (!running.ok() || *running != spec) {
+    if (!running.ok() || *running != Sorted(spec)) {
       if (result.connections > 0) {
         result.restart_pending = true;
         spdlog::warn(
@@ -146,7 +158,7 @@ absl::StatusOr<EnsureNetworkResult> EnsureNetwork(const std::string& uri,
         std::string persistent,
         NetworkXml(net.get(), VIR_NETWORK_XML_INACTIVE, spec.name));
     absl::StatusOr<NetworkSpec> have = ParseNetworkXml(persistent);
-    define = !have.ok() || *have != spec;
+    define = !have.ok() || *have != Sorted(spec);
   }
   if (define) {
     net.reset(virNetworkDefineXML(conn.get(), xml.c_str()));
@@ -190,7 +202,8 @@ absl::Status RemoveNetwork(const std::string& uri, const std::string& name,
   return absl::OkStatus();
 }
 
-absl::Status EnsureNwFilter(const std::string& uri, const NwFilterSpec& spec) {
+absl::StatusOr<bool> EnsureNwFilter(const std::string& uri,
+                                    const NwFilterSpec& spec) {
   NEST_ASSIGN_OR_RETURN(std::string xml, BuildNwFilterXml(spec));
   NEST_ASSIGN_OR_RETURN(ConnPtr conn, Open(uri));
   NEST_ASSIGN_OR_RETURN(FilterPtr f,
@@ -200,12 +213,12 @@ absl::Status EnsureNwFilter(const std::string& uri, const NwFilterSpec& spec) {
     if (!have)
       return LibvirtError(absl::StrCat("describe nwfilter ", spec.name));
     absl::StatusOr<NwFilterSpec> parsed = ParseNwFilterXml(have.get());
-    if (parsed.ok() && *parsed == spec) return absl::OkStatus();
+    if (parsed.ok() && *parsed == Sorted(spec)) return false;
   }
   f.reset(virNWFilterDefineXML(conn.get(), xml.c_str()));
   if (!f) return LibvirtError(absl::StrCat("define nwfilter ", spec.name));
   spdlog::info("nwfilter {} defined", spec.name);
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status RemoveNwFilter(const std::string& uri, const std::string& name,

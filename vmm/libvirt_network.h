@@ -117,9 +117,9 @@ struct EnsureNetworkResult {
                                          const std::string& uuid);
 
 // Defines the filter, or redefines it when it differs (libvirt re-applies
-// a redefined filter to running guests).
-[[nodiscard]] absl::Status EnsureNwFilter(const std::string& uri,
-                                          const NwFilterSpec& spec);
+// a redefined filter to running guests). True when it (re)defined it.
+[[nodiscard]] absl::StatusOr<bool> EnsureNwFilter(const std::string& uri,
+                                                  const NwFilterSpec& spec);
 
 // Undefines the filter when its UUID is `uuid`. OK when it does not exist;
 // FAILED_PRECONDITION when it is someone else's or still referenced.
