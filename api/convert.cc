@@ -30,6 +30,12 @@ void SetMeta(absl::string_view name, const TenantId& tenant,
   SetTime(m.updated_at, out->mutable_update_time());
 }
 
+void SetResources(const Resources& r, v1::Resources* out) {
+  out->set_cpu(FormatMilliCpu(r.milli_cpu()));
+  out->set_memory(FormatMiB(r.memory_mib()));
+  out->set_disk(FormatMiB(r.disk_mib()));
+}
+
 // Unknown enum numbers become a name validation rejects, naming the field.
 std::string Unknown(int n) { return absl::StrCat("enum value ", n); }
 
@@ -238,12 +244,8 @@ v1::Host ToProto(const control::HostView& v) {
     (*out.mutable_meta()->mutable_labels())[k] = val;
   out.set_uri(h.libvirt_uri);
   out.set_state(ToProto(h.state));
-  out.mutable_capacity()->set_cpu(FormatMilliCpu(h.capacity.milli_cpu()));
-  out.mutable_capacity()->set_memory(FormatMiB(h.capacity.memory_mib()));
-  out.mutable_capacity()->set_disk(FormatMiB(h.capacity.disk_mib()));
-  out.mutable_allocated()->set_cpu(FormatMilliCpu(v.allocated.milli_cpu()));
-  out.mutable_allocated()->set_memory(FormatMiB(v.allocated.memory_mib()));
-  out.mutable_allocated()->set_disk(FormatMiB(v.allocated.disk_mib()));
+  SetResources(h.capacity, out.mutable_capacity());
+  SetResources(v.allocated, out.mutable_allocated());
   auto fact = [&](const char* k) {
     auto it = h.facts.find(k);
     return it == h.facts.end() ? std::string() : it->second;
@@ -465,6 +467,47 @@ v1::ContainerStats ToProto(const control::ContainerStatsView& s) {
   out.set_memory_bytes(s.memory_bytes);
   out.set_memory_limit_bytes(s.memory_limit_bytes);
   out.set_pids(static_cast<int32_t>(s.pids));
+  return out;
+}
+
+v1::GetUsageResponse ToProto(const control::UsageView& v) {
+  v1::GetUsageResponse out;
+  SetTime(v.sampled_at, out.mutable_sampled_at());
+  for (const auto& h : v.hosts) {
+    v1::HostUsage* p = out.add_hosts();
+    p->set_host(h.host.host.name.str());
+    p->set_state(std::string(store::Name(h.host.host.state)));
+    SetResources(h.host.host.capacity, p->mutable_capacity());
+    SetResources(h.host.allocated, p->mutable_allocated());
+    p->set_vms(h.host.vm_count);
+    p->set_cpu_cores(h.cpu_cores);
+    p->set_memory_bytes(h.memory_bytes);
+  }
+  for (const auto& u : v.vms) {
+    v1::VmUsage* p = out.add_vms();
+    p->set_vm(u.vm.str());
+    p->set_group(u.group.str());
+    p->set_host(u.host.str());
+    p->set_vcpus(u.stats.vcpus);
+    p->set_cpu_cores(u.cpu_cores);
+    p->set_cpu_seconds(static_cast<double>(u.stats.cpu_time_ns) / 1e9);
+    p->set_memory_bytes(static_cast<int64_t>(
+        (u.stats.rss_kib > 0 ? u.stats.rss_kib : u.stats.memory_kib) * 1024));
+    p->set_block_read_bytes(static_cast<int64_t>(u.stats.block_rd_bytes));
+    p->set_block_write_bytes(static_cast<int64_t>(u.stats.block_wr_bytes));
+    p->set_net_receive_bytes(static_cast<int64_t>(u.stats.net_rx_bytes));
+    p->set_net_transmit_bytes(static_cast<int64_t>(u.stats.net_tx_bytes));
+  }
+  for (const auto& u : v.containers) {
+    v1::ContainerUsage* p = out.add_containers();
+    p->set_container(u.container.str());
+    p->set_workload(u.workload.str());
+    p->set_vm(u.vm.str());
+    p->set_cpu_cores(u.cpu_cores);
+    p->set_cpu_seconds(u.cpu_seconds);
+    p->set_memory_bytes(u.memory_bytes);
+    p->set_pids(u.pids);
+  }
   return out;
 }
 

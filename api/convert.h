@@ -17,6 +17,7 @@
 #include "nest/v1/host.pb.h"
 #include "nest/v1/image.pb.h"
 #include "nest/v1/placement.pb.h"
+#include "nest/v1/usage.pb.h"
 #include "nest/v1/vm.pb.h"
 #include "nest/v1/vm_group.pb.h"
 #include "nest/v1/workload.pb.h"
@@ -55,6 +56,7 @@ v1::ApplyChange ToProto(const control::ApplyChange& c);
 v1::ExplainResponse ToProto(const control::ExplainView& v);
 v1::PlannedAction ToProto(const control::PlannedActionView& a);
 v1::ContainerStats ToProto(const control::ContainerStatsView& s);
+v1::GetUsageResponse ToProto(const control::UsageView& v);
 
 // The spec of a stored object as the API shows it (canonical quantities),
 // so that reading an object and applying it again changes nothing.

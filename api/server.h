@@ -8,9 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.h"
 #include "core/status.h"
 
 namespace nest::api {
+
+// Per-RPC instruments: requests by method and code, and their duration.
+struct ApiMetrics {
+  metrics::CounterFamily* requests = nullptr;   // {method, code}
+  metrics::HistogramFamily* seconds = nullptr;  // {method}
+
+  [[nodiscard]] static absl::StatusOr<ApiMetrics> Register(
+      metrics::Registry& r);
+};
 
 struct ServerOptions {
   // "127.0.0.1:7443"; port 0 picks a free port (see Server::port()).
@@ -20,6 +30,9 @@ struct ServerOptions {
   int max_threads = 16;
   // TLS credentials; null means plaintext (only for loopback --dev).
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Where every finished RPC is counted; none when null. Must outlive the
+  // server.
+  const ApiMetrics* metrics = nullptr;
 };
 
 // A running server. Thread-safe. Destruction shuts it down, cancelling

@@ -65,6 +65,7 @@ Services MakeServices(control::Commands& commands,
   s.owned.push_back(internal::MakeImageService(commands));
   s.owned.push_back(internal::MakeEventService(commands, s.streams, options));
   s.owned.push_back(internal::MakePlacementService(commands));
+  s.owned.push_back(internal::MakeUsageService(commands));
   return s;
 }
 

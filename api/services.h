@@ -1,4 +1,4 @@
-// The eight nest.v1 services over control::Commands. They translate protos
+// The nine nest.v1 services over control::Commands. They translate protos
 // (api/convert.h), call one command, and return errors only through
 // ToGrpcStatus. No business rules live here.
 //
@@ -62,7 +62,7 @@ struct Services {
 };
 
 // HostService, VmGroupService, VmService, WorkloadService,
-// ContainerService, ImageService, EventService, PlacementService.
+// ContainerService, ImageService, EventService, PlacementService, UsageService.
 Services MakeServices(control::Commands& commands,
                       const ServiceOptions& options = {});
 

@@ -1,10 +1,12 @@
-// EventService (list and the resumable Watch stream) and PlacementService.
+// EventService (list and the resumable Watch stream), PlacementService and
+// UsageService.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "api/services_internal.h"
 #include "nest/v1/event.grpc.pb.h"
 #include "nest/v1/placement.grpc.pb.h"
+#include "nest/v1/usage.grpc.pb.h"
 
 namespace nest::api::internal {
 namespace {
@@ -87,6 +89,22 @@ class EventServiceImpl final : public v1::EventService::Service {
   const ServiceOptions options_;
 };
 
+class UsageServiceImpl final : public v1::UsageService::Service {
+ public:
+  explicit UsageServiceImpl(control::Commands& c) : c_(c) {}
+
+  Status GetUsage(ServerContext*, const v1::GetUsageRequest*,
+                  v1::GetUsageResponse* resp) override {
+    auto usage = c_.Usage();
+    if (!usage.ok()) return ToGrpcStatus(usage.status());
+    *resp = ToProto(*usage);
+    return Status::OK;
+  }
+
+ private:
+  control::Commands& c_;
+};
+
 class PlacementServiceImpl final : public v1::PlacementService::Service {
  public:
   explicit PlacementServiceImpl(control::Commands& c) : c_(c) {}
@@ -125,6 +143,9 @@ std::unique_ptr<grpc::Service> MakeEventService(
 }
 std::unique_ptr<grpc::Service> MakePlacementService(control::Commands& c) {
   return std::make_unique<PlacementServiceImpl>(c);
+}
+std::unique_ptr<grpc::Service> MakeUsageService(control::Commands& c) {
+  return std::make_unique<UsageServiceImpl>(c);
 }
 
 }  // namespace nest::api::internal

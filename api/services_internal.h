@@ -68,5 +68,6 @@ std::unique_ptr<grpc::Service> MakeEventService(
     control::Commands& c, std::shared_ptr<StreamTracker> streams,
     const ServiceOptions& options);
 std::unique_ptr<grpc::Service> MakePlacementService(control::Commands& c);
+std::unique_ptr<grpc::Service> MakeUsageService(control::Commands& c);
 
 }  // namespace nest::api::internal

@@ -186,9 +186,15 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
   explain->callback([&] {
     run = [&]() -> absl::StatusOr<int> { return ok(Explain(ctx, name)); };
   });
-  auto* top = app.add_subcommand("top", "container CPU and memory usage");
-  top->callback(
-      [&] { run = [&]() -> absl::StatusOr<int> { return ok(Top(ctx)); }; });
+  auto* top = app.add_subcommand(
+      "top", "CPU and memory usage of hosts, VMs or containers");
+  std::string top_what = "containers";
+  top->add_option("what", top_what, "hosts|vms|containers")
+      ->check(CLI::IsMember({"hosts", "vms", "containers"}))
+      ->capture_default_str();
+  top->callback([&] {
+    run = [&]() -> absl::StatusOr<int> { return ok(Top(ctx, top_what)); };
+  });
 
   // hosts
   std::string uri;

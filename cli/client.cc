@@ -17,6 +17,7 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
   images_ = nest::v1::ImageService::NewStub(channel_);
   events_ = nest::v1::EventService::NewStub(channel_);
   placement_ = nest::v1::PlacementService::NewStub(channel_);
+  usage_ = nest::v1::UsageService::NewStub(channel_);
 }
 
 std::unique_ptr<grpc::ClientContext> Client::Context(bool streaming) const {

@@ -12,6 +12,7 @@
 #include "nest/v1/host.grpc.pb.h"
 #include "nest/v1/image.grpc.pb.h"
 #include "nest/v1/placement.grpc.pb.h"
+#include "nest/v1/usage.grpc.pb.h"
 #include "nest/v1/vm.grpc.pb.h"
 #include "nest/v1/vm_group.grpc.pb.h"
 #include "nest/v1/workload.grpc.pb.h"
@@ -44,6 +45,7 @@ class Client {
   nest::v1::ImageService::Stub& images() { return *images_; }
   nest::v1::EventService::Stub& events() { return *events_; }
   nest::v1::PlacementService::Stub& placement() { return *placement_; }
+  nest::v1::UsageService::Stub& usage() { return *usage_; }
 
  private:
   ClientOptions options_;
@@ -56,6 +58,7 @@ class Client {
   std::unique_ptr<nest::v1::ImageService::Stub> images_;
   std::unique_ptr<nest::v1::EventService::Stub> events_;
   std::unique_ptr<nest::v1::PlacementService::Stub> placement_;
+  std::unique_ptr<nest::v1::UsageService::Stub> usage_;
 };
 
 }  // namespace nest::cli

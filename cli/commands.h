@@ -40,7 +40,8 @@ absl::Status Delete(const Context& ctx, Kind kind, const std::string& name);
 absl::Status Scale(const Context& ctx, Kind kind, const std::string& name,
                    int count);
 absl::Status Events(const Context& ctx, bool follow, int64_t after);
-absl::Status Top(const Context& ctx);
+// `what`: hosts, vms or containers, from nestd's last usage sample.
+absl::Status Top(const Context& ctx, const std::string& what);
 
 struct ApplyOptions {
   std::string file;  // "-" for stdin

@@ -487,27 +487,52 @@ absl::Status Events(const Context& ctx, bool follow, int64_t after) {
   return FromGrpc(reader->Finish(), "watch events");
 }
 
-absl::Status Top(const Context& ctx) {
-  nest::v1::GetContainerStatsRequest req;
-  nest::v1::GetContainerStatsResponse resp;
-  NEST_RETURN_IF_ERROR(FromGrpc(ctx.client->containers().GetContainerStats(
-                                    ctx.client->Context().get(), req, &resp),
-                                "container stats"));
-  std::vector<nest::v1::ContainerStats> stats(resp.stats().begin(),
-                                              resp.stats().end());
-  std::sort(stats.begin(), stats.end(),
-            [](const auto& a, const auto& b) { return a.name() < b.name(); });
+namespace {
+
+// Rows as a table, or as JSON/YAML documents; a note on stderr when empty.
+template <typename T>
+void PrintUsage(const Context& ctx, std::vector<T> rows, const char* empty) {
   if (ctx.format == Format::kJson || ctx.format == Format::kYaml) {
     std::vector<Json> docs;
-    for (const auto& s : stats) docs.push_back(MessageToJson(s));
+    for (const auto& r : rows) docs.push_back(MessageToJson(r));
     *ctx.out << RenderDocuments(docs, ctx.format, false);
+    return;
+  }
+  if (rows.empty()) {
+    *ctx.err << empty << "\n";
+    return;
+  }
+  *ctx.out << RenderTable(rows, ctx.format == Format::kWide);
+}
+
+}  // namespace
+
+absl::Status Top(const Context& ctx, const std::string& what) {
+  if (what != "hosts" && what != "vms" && what != "containers") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top: want hosts, vms or containers, got \"", what, "\""));
+  }
+  nest::v1::GetUsageRequest req;
+  nest::v1::GetUsageResponse resp;
+  NEST_RETURN_IF_ERROR(FromGrpc(
+      ctx.client->usage().GetUsage(ctx.client->Context().get(), req, &resp),
+      "usage"));
+  if (!resp.has_sampled_at()) {
+    *ctx.err << "No usage sampled yet; nestd samples every --usage-interval "
+                "seconds.\n";
     return absl::OkStatus();
   }
-  if (stats.empty()) {
-    *ctx.err << "No running containers.\n";
-    return absl::OkStatus();
+  if (what == "hosts") {
+    PrintUsage(ctx, std::vector(resp.hosts().begin(), resp.hosts().end()),
+               "No hosts.");
+  } else if (what == "vms") {
+    PrintUsage(ctx, std::vector(resp.vms().begin(), resp.vms().end()),
+               "No running VMs.");
+  } else {
+    PrintUsage(ctx,
+               std::vector(resp.containers().begin(), resp.containers().end()),
+               "No running containers.");
   }
-  *ctx.out << RenderTable(stats, ctx.format == Format::kWide);
   return absl::OkStatus();
 }
 

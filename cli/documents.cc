@@ -352,29 +352,73 @@ std::string RenderTable(const std::vector<nest::v1::Event>& items, bool wide) {
       wide);
 }
 
-std::string RenderTable(const std::vector<nest::v1::ContainerStats>& items,
+namespace {
+std::string Cores(double c) { return absl::StrFormat("%.2f", c); }
+std::string Seconds(double s) { return absl::StrFormat("%.1f", s); }
+}  // namespace
+
+std::string RenderTable(const std::vector<nest::v1::HostUsage>& items,
                         bool wide) {
-  using S = nest::v1::ContainerStats;
-  return Render<S>(
+  using H = nest::v1::HostUsage;
+  return Render<H>(
       items,
-      {{"NAME", false, [](const S& s) { return s.name(); }},
-       {"CPU(s)", false,
-        [](const S& s) { return absl::StrFormat("%.2f", s.cpu_seconds()); }},
+      {{"NAME", false, [](const H& h) { return h.host(); }},
+       {"STATE", false, [](const H& h) { return h.state(); }},
+       {"VMS", false, [](const H& h) { return absl::StrCat(h.vms()); }},
+       {"CPU USED", false, [](const H& h) { return Cores(h.cpu_cores()); }},
+       {"CPU ALLOC", false,
+        [](const H& h) {
+          return absl::StrCat(Or(h.allocated().cpu()), "/",
+                              Or(h.capacity().cpu()));
+        }},
+       {"MEM USED", false,
+        [](const H& h) { return FormatBytes(h.memory_bytes()); }},
+       {"MEM ALLOC", false,
+        [](const H& h) {
+          return absl::StrCat(Or(h.allocated().memory()), "/",
+                              Or(h.capacity().memory()));
+        }}},
+      wide);
+}
+
+std::string RenderTable(const std::vector<nest::v1::VmUsage>& items,
+                        bool wide) {
+  using V = nest::v1::VmUsage;
+  return Render<V>(
+      items,
+      {{"NAME", false, [](const V& v) { return v.vm(); }},
+       {"GROUP", false, [](const V& v) { return v.group(); }},
+       {"HOST", false, [](const V& v) { return v.host(); }},
+       {"CPU", false, [](const V& v) { return Cores(v.cpu_cores()); }},
+       {"CPU(s)", false, [](const V& v) { return Seconds(v.cpu_seconds()); }},
        {"MEMORY", false,
-        [](const S& s) { return FormatBytes(s.memory_bytes()); }},
-       {"LIMIT", false,
-        [](const S& s) {
-          return s.memory_limit_bytes() == 0
-                     ? std::string("-")
-                     : FormatBytes(s.memory_limit_bytes());
+        [](const V& v) { return FormatBytes(v.memory_bytes()); }},
+       {"DISK R/W", true,
+        [](const V& v) {
+          return absl::StrCat(FormatBytes(v.block_read_bytes()), "/",
+                              FormatBytes(v.block_write_bytes()));
         }},
-       {"MEM%", false,
-        [](const S& s) {
-          if (s.memory_limit_bytes() == 0) return std::string("-");
-          return absl::StrFormat(
-              "%.1f%%", 100.0 * s.memory_bytes() / s.memory_limit_bytes());
-        }},
-       {"PIDS", false, [](const S& s) { return absl::StrCat(s.pids()); }}},
+       {"NET RX/TX", true,
+        [](const V& v) {
+          return absl::StrCat(FormatBytes(v.net_receive_bytes()), "/",
+                              FormatBytes(v.net_transmit_bytes()));
+        }}},
+      wide);
+}
+
+std::string RenderTable(const std::vector<nest::v1::ContainerUsage>& items,
+                        bool wide) {
+  using C = nest::v1::ContainerUsage;
+  return Render<C>(
+      items,
+      {{"NAME", false, [](const C& c) { return c.container(); }},
+       {"WORKLOAD", false, [](const C& c) { return c.workload(); }},
+       {"VM", false, [](const C& c) { return c.vm(); }},
+       {"CPU", false, [](const C& c) { return Cores(c.cpu_cores()); }},
+       {"CPU(s)", false, [](const C& c) { return Seconds(c.cpu_seconds()); }},
+       {"MEMORY", false,
+        [](const C& c) { return FormatBytes(c.memory_bytes()); }},
+       {"PIDS", false, [](const C& c) { return absl::StrCat(c.pids()); }}},
       wide);
 }
 

@@ -12,6 +12,7 @@
 #include "nest/v1/event.pb.h"
 #include "nest/v1/host.pb.h"
 #include "nest/v1/image.pb.h"
+#include "nest/v1/usage.pb.h"
 #include "nest/v1/vm.pb.h"
 #include "nest/v1/vm_group.pb.h"
 #include "nest/v1/workload.pb.h"
@@ -52,7 +53,10 @@ std::string RenderTable(const std::vector<nest::v1::Container>& items,
                         bool wide);
 std::string RenderTable(const std::vector<nest::v1::Image>& items, bool wide);
 std::string RenderTable(const std::vector<nest::v1::Event>& items, bool wide);
-std::string RenderTable(const std::vector<nest::v1::ContainerStats>& items,
+std::string RenderTable(const std::vector<nest::v1::HostUsage>& items,
+                        bool wide);
+std::string RenderTable(const std::vector<nest::v1::VmUsage>& items, bool wide);
+std::string RenderTable(const std::vector<nest::v1::ContainerUsage>& items,
                         bool wide);
 
 // One event as a single line for streams (`events --follow`).

@@ -464,38 +464,46 @@ absl::StatusOr<Written> Commands::ScaleGroup(const WriteMeta& m,
                                              const std::string& name,
                                              int64_t desired_vms,
                                              const Encoder<GroupView>& enc) {
-  return Mutate(m, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
-    NEST_ASSIGN_OR_RETURN(store::VmGroup g,
-                          tx.GetGroup(tenant_, GroupId(name)));
-    if (g.max_size == 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("VM group \"", name, "\" is being deleted"));
-    }
-    if (desired_vms < g.min_size || desired_vms > g.max_size) {
-      FieldErrors errors;
-      errors.Add(
-          "desired_vms",
-          absl::StrCat("must be between the group's min_vms (", g.min_size,
-                       ") and max_vms (", g.max_size, "), got ", desired_vms));
-      return errors.ToStatus();
-    }
-    if (g.desired_size != desired_vms) {
-      int64_t before = g.desired_size;
-      g.desired_size = desired_vms;
-      NEST_ASSIGN_OR_RETURN(
-          g, tx.UpdateGroup(g, m.expected_generation,
-                            {"Scaled", absl::StrCat("desired VMs ", before,
-                                                    " -> ", desired_vms)}));
-    } else if (m.expected_generation != 0 &&
-               m.expected_generation != g.meta.generation) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "VM group \"", name, "\" is at generation ", g.meta.generation,
-          ", but the request expected generation ", m.expected_generation,
-          "; read it again and retry"));
-    }
-    NEST_ASSIGN_OR_RETURN(GroupView v, ViewGroup(tx, g));
-    return enc(v);
-  });
+  const char* direction = nullptr;
+  auto written =
+      Mutate(m, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
+        direction = nullptr;  // a retried transaction decides again
+        NEST_ASSIGN_OR_RETURN(store::VmGroup g,
+                              tx.GetGroup(tenant_, GroupId(name)));
+        if (g.max_size == 0) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("VM group \"", name, "\" is being deleted"));
+        }
+        if (desired_vms < g.min_size || desired_vms > g.max_size) {
+          FieldErrors errors;
+          errors.Add("desired_vms",
+                     absl::StrCat("must be between the group's min_vms (",
+                                  g.min_size, ") and max_vms (", g.max_size,
+                                  "), got ", desired_vms));
+          return errors.ToStatus();
+        }
+        if (g.desired_size != desired_vms) {
+          int64_t before = g.desired_size;
+          direction = desired_vms > before ? "up" : "down";
+          g.desired_size = desired_vms;
+          NEST_ASSIGN_OR_RETURN(
+              g, tx.UpdateGroup(g, m.expected_generation,
+                                {"Scaled", absl::StrCat("desired VMs ", before,
+                                                        " -> ", desired_vms)}));
+        } else if (m.expected_generation != 0 &&
+                   m.expected_generation != g.meta.generation) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "VM group \"", name, "\" is at generation ", g.meta.generation,
+              ", but the request expected generation ", m.expected_generation,
+              "; read it again and retry"));
+        }
+        NEST_ASSIGN_OR_RETURN(GroupView v, ViewGroup(tx, g));
+        return enc(v);
+      });
+  if (written.ok() && direction != nullptr && options_.metrics != nullptr) {
+    options_.metrics->scale_decisions->With({name, direction}).Inc();
+  }
+  return written;
 }
 
 // ---- VMs -------------------------------------------------------------------

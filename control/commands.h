@@ -34,6 +34,7 @@
 #include "control/controller.h"
 #include "control/placement_bridge.h"
 #include "control/ports.h"
+#include "control/telemetry.h"
 #include "core/clock.h"
 #include "core/field_errors.h"
 #include "core/status.h"
@@ -196,6 +197,19 @@ struct ContainerStatsView {
   int64_t pids = 0;
 };
 
+struct HostUsageView {
+  HostView host;
+  double cpu_cores = 0;      // used by its VMs (last sample)
+  int64_t memory_bytes = 0;  // used by its VMs
+};
+
+struct UsageView {
+  absl::Time sampled_at = absl::InfinitePast();
+  std::vector<HostUsageView> hosts;
+  std::vector<VmUsage> vms;  // the caller's tenant's
+  std::vector<ContainerUsage> containers;
+};
+
 struct EventFilter {
   int64_t after_seq = 0;
   int64_t limit = 1000;
@@ -238,6 +252,10 @@ struct CommandsOptions {
   // Default and cap of GetConsoleLog's tail.
   int64_t console_tail_default = 64 * 1024;
   int64_t console_tail_max = 4 * 1024 * 1024;
+  // Where scale decisions are counted; none when null.
+  const ControlMetrics* metrics = nullptr;
+  // The usage Usage() reports; Usage() is UNAVAILABLE when null.
+  const UsageSampler* usage = nullptr;
 };
 
 class Commands {
@@ -352,6 +370,8 @@ class Commands {
       const std::string& id, const std::vector<std::string>& command,
       int64_t timeout_s);
   // `id` empty: every running container of the tenant.
+  // The last usage sample: every host, and the tenant's VMs and containers.
+  [[nodiscard]] absl::StatusOr<UsageView> Usage();
   [[nodiscard]] absl::StatusOr<std::vector<ContainerStatsView>> Stats(
       const std::string& id);
 

@@ -205,6 +205,41 @@ absl::StatusOr<agent::ExecResult> Commands::Exec(
   return agent->Exec(id, command, opts);
 }
 
+absl::StatusOr<UsageView> Commands::Usage() {
+  if (options_.usage == nullptr) {
+    return absl::UnavailableError("usage sampling is not enabled");
+  }
+  UsageSample u = options_.usage->Latest();
+  UsageView v;
+  v.sampled_at = u.at;
+  std::map<HostId, HostUsageView> hosts;
+  NEST_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> absl::Status {
+    NEST_ASSIGN_OR_RETURN(auto rows, tx.ListHosts({}));
+    for (const auto& h : rows.items) {
+      NEST_ASSIGN_OR_RETURN(hosts[h.name].host,
+                            commands_internal::ViewHost(tx, h));
+    }
+    return absl::OkStatus();
+  }));
+  // Host totals count every tenant's VMs (hosts are cluster-scoped); the
+  // VM and container rows only the caller's.
+  for (auto& vm : u.vms) {
+    auto it = hosts.find(vm.host);
+    if (it != hosts.end()) {
+      it->second.cpu_cores += vm.cpu_cores;
+      it->second.memory_bytes += static_cast<int64_t>(
+          (vm.stats.rss_kib > 0 ? vm.stats.rss_kib : vm.stats.memory_kib) *
+          1024);
+    }
+    if (vm.tenant == tenant_) v.vms.push_back(std::move(vm));
+  }
+  for (auto& c : u.containers) {
+    if (c.tenant == tenant_) v.containers.push_back(std::move(c));
+  }
+  for (auto& [name, h] : hosts) v.hosts.push_back(std::move(h));
+  return v;
+}
+
 absl::StatusOr<std::vector<ContainerStatsView>> Commands::Stats(
     const std::string& id) {
   std::vector<ContainerView> targets;

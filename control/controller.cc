@@ -141,9 +141,17 @@ absl::Status Controller::ReconcileOnce() {
   };
   // Where a slow pass spends its time (debug level).
   absl::Time mark = start;
+  size_t errors_seen = 0;
   auto step = [&](const char* what) {
     absl::Time now = clock_.MonotonicNow();
     spdlog::debug("pass step {}: {}", what, absl::FormatDuration(now - mark));
+    if (const ControlMetrics* m = options_.metrics) {
+      m->reconcile_seconds->With({what}).Observe(
+          absl::ToDoubleSeconds(now - mark));
+      m->reconcile_errors->With({what}).Inc(
+          static_cast<double>(errors.size() - errors_seen));
+    }
+    errors_seen = errors.size();
     mark = now;
   };
 
@@ -369,7 +377,12 @@ absl::Status Controller::Place(const store::Snapshot& s) {
   }
   NEST_ASSIGN_OR_RETURN(placement::Snapshot snap,
                         placement::Snapshot::Build(in.state));
+  absl::Time started = clock_.MonotonicNow();
   placement::Plan plan = placement::Schedule(snap, in.pending, rng_);
+  if (options_.metrics != nullptr) {
+    options_.metrics->placement_seconds->With({}).Observe(
+        absl::ToDoubleSeconds(clock_.MonotonicNow() - started));
+  }
 
   std::set<std::string> taken;
   for (const auto& vm : s.vms) taken.insert(vm.id.str());

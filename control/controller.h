@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "control/diff.h"
 #include "control/ports.h"
+#include "control/telemetry.h"
 #include "control/worker_pool.h"
 #include "core/clock.h"
 #include "core/rng.h"
@@ -63,6 +64,9 @@ struct ControllerOptions {
   // Held back on every host for the host itself.
   Resources host_reserved = Resources::Of(0, 512, 0);
   uint64_t seed = 1;
+  // Where pass and placement timings go; none when null. Must outlive the
+  // controller.
+  const ControlMetrics* metrics = nullptr;
 };
 
 struct PassStats {

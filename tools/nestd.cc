@@ -56,6 +56,21 @@ int main(int argc, char** argv) {
   app.add_option("--listen", cfg.listen, "gRPC listen address")
       ->capture_default_str();
   app.add_option("--accel", accel, "auto|kvm|tcg")->capture_default_str();
+  app.add_option("--http-listen", cfg.http_listen,
+                 "HTTP address of /metrics; empty: none")
+      ->capture_default_str();
+  app.add_option("--metrics-token-file", cfg.metrics_token_file,
+                 "file with the bearer token /metrics requires (needed when "
+                 "--http-listen is not loopback)");
+  int usage_interval_s = 10, event_retention_h = 24 * 7;
+  app.add_option("--usage-interval", usage_interval_s,
+                 "seconds between samples of VM and container usage")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--event-retention", event_retention_h,
+                 "hours events are kept before they are pruned")
+      ->check(CLI::Range(1, 24 * 365))
+      ->capture_default_str();
   app.add_option("--log-format", log_format, "text|json")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
@@ -86,6 +101,8 @@ int main(int argc, char** argv) {
   auto parsed_accel = nest::vmm::ParseAccel("--accel", accel);
   if (!parsed_accel.ok()) return Fail(parsed_accel.status());
   cfg.accel = *parsed_accel;
+  cfg.usage_interval = absl::Seconds(usage_interval_s);
+  cfg.event_retention = absl::Hours(event_retention_h);
 
   absl::Status result;
   if (build_guest->parsed()) {

@@ -8,10 +8,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "api/http_server.h"
 #include "api/server.h"
 #include "api/services.h"
 #include "control/commands.h"
@@ -19,6 +23,9 @@
 #include "control/host_ports.h"
 #include "control/sim.h"
 #include "control/store_images.h"
+#include "control/telemetry.h"
+#include "core/metrics.h"
+#include "core/sha256.h"
 #include "images/guest/kernel.h"
 #include "images/image_store.h"
 #include "spdlog/spdlog.h"
@@ -34,6 +41,24 @@ namespace {
 constexpr char kDevTenant[] = "default";
 constexpr char kLocalHost[] = "local";
 constexpr char kLocalUri[] = "qemu:///system";
+
+// The SHA-256 of the token in `path` (surrounding whitespace ignored).
+absl::StatusOr<std::string> ReadTokenDigest(const std::string& path) {
+  std::ifstream in(path);
+  std::string token((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (!in.good() && !in.eof()) {
+    return absl::NotFoundError(
+        absl::StrCat("--metrics-token-file: cannot read ", path));
+  }
+  if (token.size() < 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-token-file: the token in ", path,
+                     " must be at least 16 characters, got ", token.size()));
+  }
+  return Sha256Hex(token);
+}
 
 std::string SelfDir() {
   char buf[PATH_MAX];
@@ -130,9 +155,8 @@ absl::StatusOr<images::GuestBootSet> EnsureGuestBootSet(
 absl::Status BackupState(const DaemonConfig& cfg, const std::string& file) {
   // Opening a missing database would create an empty one and back that up.
   if (!std::filesystem::exists(cfg.state_dir + "/nest.db")) {
-    return absl::NotFoundError(absl::StrCat("no state database in ",
-                                            cfg.state_dir,
-                                            " (is --state-dir right?)"));
+    return absl::NotFoundError(absl::StrCat(
+        "no state database in ", cfg.state_dir, " (is --state-dir right?)"));
   }
   NEST_ASSIGN_OR_RETURN(
       auto store,
@@ -231,8 +255,17 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
         std::make_unique<control::StoreImageSource>(std::move(image_store));
   }
 
+  metrics::Registry registry;
+  NEST_ASSIGN_OR_RETURN(control::ControlMetrics control_metrics,
+                        control::ControlMetrics::Register(registry));
+  NEST_ASSIGN_OR_RETURN(api::ApiMetrics api_metrics,
+                        api::ApiMetrics::Register(registry));
+  copts.metrics = &control_metrics;
   control::Controller controller(*store, *hosts, *provisioner, *agents, *images,
                                  clock, copts);
+  control::UsageSampler usage(*store, controller, clock, cfg.usage_interval);
+  control::AddClusterCollector(registry, *store, &usage,
+                               {copts.vmm_overhead_mib, copts.host_reserved});
   control::CommandsOptions cmd_opts;
   cmd_opts.placement = {copts.vmm_overhead_mib, copts.host_reserved};
   if (cfg.sim_hosts == 0) {
@@ -240,12 +273,29 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
       return control::BootSetProvisioner::ConsoleLogPath(vms_dir, vm);
     };
   }
+  cmd_opts.metrics = &control_metrics;
+  cmd_opts.usage = &usage;
   control::Commands commands(*store, &controller, *images, clock, cmd_opts);
   api::Services services = api::MakeServices(commands);
   api::ServerOptions sopts;
   sopts.listen_address = cfg.listen;
+  sopts.metrics = &api_metrics;
   NEST_ASSIGN_OR_RETURN(auto server, api::StartServer(sopts, services.raw()));
+  std::unique_ptr<api::HttpServer> http;
+  if (!cfg.http_listen.empty()) {
+    api::HttpOptions hopts;
+    hopts.listen_address = cfg.http_listen;
+    hopts.registry = &registry;
+    if (!cfg.metrics_token_file.empty()) {
+      NEST_ASSIGN_OR_RETURN(hopts.token_sha256,
+                            ReadTokenDigest(cfg.metrics_token_file));
+    }
+    NEST_ASSIGN_OR_RETURN(http, api::StartHttpServer(hopts));
+    spdlog::info("metrics on http://{}/metrics{}", cfg.http_listen,
+                 hopts.token_sha256.empty() ? "" : " (bearer token required)");
+  }
   controller.Start();
+  usage.Start();
 
   spdlog::info(
       "nestd {}: state in {}, API on {} (plaintext: --dev is for "
@@ -257,10 +307,23 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
       "try: nestctl apply -f examples/demo.yaml && nestctl get "
       "containers");
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  // Waits for a stop signal, pruning old events once a minute meanwhile.
+  int sig = -1;
+  while (sig < 0) {
+    auto pruned = store->PruneEvents(clock.Now() - cfg.event_retention);
+    if (!pruned.ok()) {
+      spdlog::warn("pruning events: {}", pruned.status().ToString());
+    } else if (*pruned > 0) {
+      spdlog::info("pruned {} events older than {}", *pruned,
+                   absl::FormatDuration(cfg.event_retention));
+    }
+    timespec minute{60, 0};
+    sig = sigtimedwait(&stop_signals, nullptr, &minute);
+  }
   spdlog::info("signal {}: stopping (VMs keep running)", sig);
+  if (http) http->Shutdown();
   server->Shutdown();
+  usage.Stop();
   controller.Stop();
   return absl::OkStatus();
 }

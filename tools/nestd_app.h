@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/time/time.h"
 #include "core/status.h"
 #include "images/guest/initramfs.h"
 #include "vmm/driver.h"
@@ -16,6 +17,14 @@ struct DaemonConfig {
   std::string state_dir = "/var/lib/nest";
   std::string listen = "127.0.0.1:7443";
   vmm::Accel accel = vmm::Accel::kAuto;
+  // /metrics (and /healthz); empty: no HTTP port.
+  std::string http_listen = "127.0.0.1:7444";
+  // File holding the bearer token /metrics requires (needed off loopback).
+  std::string metrics_token_file;
+  // How often VM and container usage is sampled.
+  absl::Duration usage_interval = absl::Seconds(10);
+  // Events older than this are pruned (every minute).
+  absl::Duration event_retention = absl::Hours(24 * 7);
 };
 
 // Builds (or reuses) the microVM boot set: Debian's cloud kernel and an

@@ -13,6 +13,7 @@
 #include "nest/v1/host.grpc.pb.h"
 #include "nest/v1/image.grpc.pb.h"
 #include "nest/v1/placement.grpc.pb.h"
+#include "nest/v1/usage.grpc.pb.h"
 #include "nest/v1/vm.grpc.pb.h"
 #include "nest/v1/vm_group.grpc.pb.h"
 #include "nest/v1/workload.grpc.pb.h"
@@ -559,21 +560,6 @@ class ContainerSvc final : public v1::ContainerService::Service {
     resp->set_exit_code(code);
     return Status::OK;
   }
-  Status GetContainerStats(ServerContext* ctx,
-                           const v1::GetContainerStatsRequest*,
-                           v1::GetContainerStatsResponse* resp) override {
-    s_->Touch(ctx);
-    absl::MutexLock l(&s_->mu);
-    for (const auto& [name, c] : s_->containers) {
-      auto* st = resp->add_stats();
-      st->set_name(name);
-      st->set_cpu_seconds(1.25);
-      st->set_memory_bytes(12 << 20);
-      st->set_memory_limit_bytes(32 << 20);
-      st->set_pids(1);
-    }
-    return Status::OK;
-  }
   StateT* s_;
 };
 
@@ -676,6 +662,48 @@ class PlacementSvc final : public v1::PlacementService::Service {
   StateT* s_;
 };
 
+// One host, one VM, every container at 1.25 CPU-seconds and 12 MiB.
+class UsageSvc final : public v1::UsageService::Service {
+ public:
+  explicit UsageSvc(StateT* s) : s_(s) {}
+  Status GetUsage(ServerContext* ctx, const v1::GetUsageRequest*,
+                  v1::GetUsageResponse* resp) override {
+    s_->Touch(ctx);
+    absl::MutexLock l(&s_->mu);
+    resp->mutable_sampled_at()->set_seconds(1767225600);
+    auto* h = resp->add_hosts();
+    h->set_host("local");
+    h->set_state("ready");
+    h->mutable_capacity()->set_cpu("4");
+    h->mutable_capacity()->set_memory("8Gi");
+    h->mutable_allocated()->set_cpu("1");
+    h->mutable_allocated()->set_memory("320Mi");
+    h->set_vms(1);
+    h->set_cpu_cores(0.5);
+    h->set_memory_bytes(200 << 20);
+    auto* vm = resp->add_vms();
+    vm->set_vm("web-1");
+    vm->set_group("web");
+    vm->set_host("local");
+    vm->set_vcpus(1);
+    vm->set_cpu_cores(0.5);
+    vm->set_cpu_seconds(30);
+    vm->set_memory_bytes(200 << 20);
+    for (const auto& [name, c] : s_->containers) {
+      auto* u = resp->add_containers();
+      u->set_container(name);
+      u->set_workload(c.workload());
+      u->set_vm("web-1");
+      u->set_cpu_cores(0.25);
+      u->set_cpu_seconds(1.25);
+      u->set_memory_bytes(12 << 20);
+      u->set_pids(1);
+    }
+    return Status::OK;
+  }
+  StateT* s_;
+};
+
 }  // namespace
 
 FakeNest::FakeNest() : state_(std::make_unique<State>()) {
@@ -688,6 +716,7 @@ FakeNest::FakeNest() : state_(std::make_unique<State>()) {
   services_[5] = std::make_unique<ImageSvc>(s);
   services_[6] = std::make_unique<EventSvc>(s);
   services_[7] = std::make_unique<PlacementSvc>(s);
+  services_[8] = std::make_unique<UsageSvc>(s);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                            &port_);

@@ -38,7 +38,7 @@ class FakeNest {
 
  private:
   std::unique_ptr<State> state_;
-  std::unique_ptr<grpc::Service> services_[8];
+  std::unique_ptr<grpc::Service> services_[9];
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -1,6 +1,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "absl/strings/match.h"
 #include "cli/documents.h"
 #include "cli/spec.h"
 #include "cli/table.h"
@@ -107,15 +108,23 @@ TEST_CASE("container, host and stats tables") {
         "NAME    STATE      VMS   CPU   MEMORY\n"
         "local   cordoned   0     0/4   256Mi/8Gi\n");
 
-  nest::v1::ContainerStats s;
-  s.set_name("httpd-0");
-  s.set_cpu_seconds(1.234);
-  s.set_memory_bytes(12 << 20);
-  s.set_memory_limit_bytes(32 << 20);
-  s.set_pids(3);
-  CHECK(RenderTable(std::vector{s}, false) ==
-        "NAME      CPU(s)   MEMORY   LIMIT    MEM%    PIDS\n"
-        "httpd-0   1.23     12.0Mi   32.0Mi   37.5%   3\n");
+  nest::v1::ContainerUsage u;
+  u.set_container("httpd-0");
+  u.set_workload("httpd");
+  u.set_vm("web-1");
+  u.set_cpu_cores(0.123);
+  u.set_cpu_seconds(1.26);
+  u.set_memory_bytes(12 << 20);
+  u.set_pids(3);
+  CHECK(RenderTable(std::vector{u}, false) ==
+        "NAME      WORKLOAD   VM      CPU    CPU(s)   MEMORY   PIDS\n"
+        "httpd-0   httpd      web-1   0.12   1.3      12.0Mi   3\n");
+  nest::v1::VmUsage v;
+  v.set_vm("web-1");
+  v.set_block_read_bytes(1 << 20);
+  v.set_net_transmit_bytes(2048);
+  CHECK(absl::StrContains(RenderTable(std::vector{v}, true),
+                          "1.0Mi/0 B   0 B/2.0Ki"));
 }
 
 TEST_CASE("yaml output is the apply document shape, status last") {

@@ -250,9 +250,24 @@ TEST_CASE("golden table, wide, json and yaml outputs") {
         "NAME    GROUP   HOST    STATE     CONTAINERS\n"
         "web-1   web     local   running   0\n");
   r = d.Nestctl({"top"});
-  CHECK(absl::StartsWith(r.out,
-                         "NAME      CPU(s)   MEMORY   LIMIT    MEM%    PIDS\n"
-                         "hello-0   1.25     12.0Mi   32.0Mi   37.5%   1\n"));
+  CHECK(absl::StartsWith(
+      r.out,
+      "NAME      WORKLOAD   VM      CPU    CPU(s)   MEMORY   PIDS\n"
+      "hello-0   hello      web-1   0.25   1.2      12.0Mi   1\n"));
+  r = d.Nestctl({"top", "vms"});
+  CHECK(r.out ==
+        "NAME    GROUP   HOST    CPU    CPU(s)   MEMORY\n"
+        "web-1   web     local   0.50   30.0     200.0Mi\n");
+  r = d.Nestctl({"top", "hosts"});
+  CHECK(r.out ==
+        "NAME    STATE   VMS   CPU USED   CPU ALLOC   MEM USED   MEM ALLOC\n"
+        "local   ready   1     0.50       1/4         200.0Mi    320Mi/8Gi\n");
+  r = d.Nestctl({"top", "vms", "-o", "json"});
+  CHECK(r.code == 0);
+  CHECK(absl::StrContains(r.out, "\"cpu_seconds\": 30"));
+  r = d.Nestctl({"top", "disks"});
+  CHECK(r.code == 2);
+  CHECK(absl::StrContains(r.err, "disks"));
 }
 
 TEST_CASE("events, describe and watch") {

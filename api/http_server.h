@@ -1,0 +1,55 @@
+// nestd's HTTP port: /metrics in the Prometheus text format (and, later,
+// the dashboard). Served by cpp-httplib on its own threads.
+//
+// /metrics names every tenant's objects, so it needs a bearer token unless
+// the server listens on loopback only: StartHttpServer refuses a
+// non-loopback address without a token.
+//
+// Thread-safety: HttpServer is thread-safe; destruction stops it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/metrics.h"
+#include "core/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace nest::api {
+
+struct HttpOptions {
+  // "127.0.0.1:7444"; port 0 picks a free port (see HttpServer::port()).
+  std::string listen_address = "127.0.0.1:7444";
+  // SHA-256 (hex) of the bearer token requests must carry; empty: none.
+  std::string token_sha256;
+  // What /metrics renders; must outlive the server.
+  const metrics::Registry* registry = nullptr;
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackHost(const std::string& host);
+
+class HttpServer {
+ public:
+  ~HttpServer();
+  int port() const { return port_; }
+  void Shutdown();
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(
+      const HttpOptions&);
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// INVALID_ARGUMENT for a malformed address or a non-loopback one without a
+// token; UNAVAILABLE when the address cannot be bound.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(
+    const HttpOptions& options);
+
+}  // namespace nest::api
