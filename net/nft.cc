@@ -1,6 +1,7 @@
 #include "net/nft.h"
 
 #include <algorithm>
+#include <numeric>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -54,6 +55,28 @@ std::vector<Backend> SortedBackends(FieldErrors& errors,
     }
   }
   return backends;
+}
+
+// Indices of `items` ordered by key(item) (ties by index, so the output
+// does not depend on the input's order), with every item whose key an
+// earlier one already has reported under list[index].
+template <typename T, typename KeyFn, typename DescribeFn>
+std::vector<size_t> SortedUnique(FieldErrors& errors, absl::string_view list,
+                                 const std::vector<T>& items, KeyFn key,
+                                 DescribeFn describe) {
+  std::vector<size_t> order(items.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return key(items[a]) < key(items[b]);
+  });
+  for (size_t i = 1; i < order.size(); ++i) {
+    if (key(items[order[i]]) == key(items[order[i - 1]])) {
+      errors.Add(absl::StrCat(list, "[", order[i], "]"),
+                 absl::StrCat(describe(items[order[i]]), " is already in ",
+                              list, "[", order[i - 1], "]"));
+    }
+  }
+  return order;
 }
 
 std::string Header(absl::string_view table) {
@@ -129,28 +152,21 @@ absl::StatusOr<std::string> HostRulesetScript(const HostRuleset& ruleset) {
   FieldErrors errors;
   CheckTable(errors, ruleset.table);
   CheckMark(errors, ruleset.dnat_mark);
-  std::vector<std::pair<std::tuple<L4Protocol, uint16_t>, size_t>> order;
-  for (size_t i = 0; i < ruleset.ports.size(); ++i) {
+  std::vector<size_t> order = SortedUnique(
+      errors, "ports", ruleset.ports,
+      [](const PublishedPort& p) {
+        return std::tuple(p.protocol, p.host_port);
+      },
+      [](const PublishedPort& p) {
+        return absl::StrCat(L4ProtocolName(p.protocol), " ", p.host_port);
+      });
+  std::vector<std::string> published;
+  for (size_t i : order) {
     const PublishedPort& p = ruleset.ports[i];
     if (p.host_port == 0) {
       errors.Add(absl::StrCat("ports[", i, "].host_port"),
                  "must be 1 to 65535, got 0");
     }
-    order.push_back({{p.protocol, p.host_port}, i});
-  }
-  std::sort(order.begin(), order.end());
-  for (size_t i = 1; i < order.size(); ++i) {
-    if (order[i].first == order[i - 1].first) {
-      const PublishedPort& p = ruleset.ports[order[i].second];
-      errors.Add(absl::StrCat("ports[", order[i].second, "].host_port"),
-                 absl::StrCat(L4ProtocolName(p.protocol), " ", p.host_port,
-                              " is already published by ports[",
-                              order[i - 1].second, "]"));
-    }
-  }
-  std::vector<std::string> published;
-  for (const auto& [key, i] : order) {
-    const PublishedPort& p = ruleset.ports[i];
     std::vector<Backend> backends = SortedBackends(
         errors, absl::StrCat("ports[", i, "].backends"), p.backends);
     if (backends.empty()) continue;
@@ -187,29 +203,20 @@ absl::StatusOr<std::string> GuestRulesetScript(const GuestRuleset& ruleset) {
                "must list the tenant's subnets when tenant_space is set, or "
                "every tenant's traffic would be dropped");
   }
-  using Key = std::tuple<Ipv4Address, L4Protocol, uint16_t>;
-  std::vector<std::pair<Key, size_t>> order;
-  for (size_t i = 0; i < ruleset.services.size(); ++i) {
+  std::vector<size_t> order = SortedUnique(
+      errors, "services", ruleset.services,
+      [](const VipService& s) { return std::tuple(s.vip, s.protocol, s.port); },
+      [](const VipService& s) {
+        return absl::StrCat(s.vip.ToString(), " ", L4ProtocolName(s.protocol),
+                            " ", s.port);
+      });
+  std::vector<std::string> services;
+  for (size_t i : order) {
     const VipService& s = ruleset.services[i];
     if (s.port == 0) {
       errors.Add(absl::StrCat("services[", i, "].port"),
                  "must be 1 to 65535, got 0");
     }
-    order.push_back({{s.vip, s.protocol, s.port}, i});
-  }
-  std::sort(order.begin(), order.end());
-  for (size_t i = 1; i < order.size(); ++i) {
-    if (order[i].first == order[i - 1].first) {
-      const VipService& s = ruleset.services[order[i].second];
-      errors.Add(absl::StrCat("services[", order[i].second, "]"),
-                 absl::StrCat(s.vip.ToString(), " ", L4ProtocolName(s.protocol),
-                              " ", s.port, " is already served by services[",
-                              order[i - 1].second, "]"));
-    }
-  }
-  std::vector<std::string> services;
-  for (const auto& [key, i] : order) {
-    const VipService& s = ruleset.services[i];
     std::vector<Backend> backends = SortedBackends(
         errors, absl::StrCat("services[", i, "].backends"), s.backends);
     std::string match =

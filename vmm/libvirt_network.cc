@@ -37,44 +37,45 @@ absl::StatusOr<ConnPtr> Open(const std::string& uri) {
   return conn;
 }
 
-absl::Status NotOurs(absl::string_view what, absl::string_view name,
-                     absl::string_view has, absl::string_view want) {
-  return absl::FailedPreconditionError(
-      absl::StrCat(what, " ", name, " has uuid ", has, ", not ", want,
-                   ": it belongs to someone else; leaving it alone"));
+// The object `name` when it is ours, nullptr when there is none, and
+// FAILED_PRECONDITION when the name is taken by an object with another UUID.
+// `lookup` and `get_uuid` are the kind's libvirt calls.
+template <typename Ptr, typename Lookup, typename GetUuid>
+absl::StatusOr<Ptr> LookupOwned(virConnectPtr conn, absl::string_view kind,
+                                const std::string& name,
+                                const std::string& uuid, Lookup lookup,
+                                GetUuid get_uuid) {
+  Ptr obj(lookup(conn, name.c_str()));
+  if (!obj) {
+    virResetLastError();
+    return Ptr();
+  }
+  char have[VIR_UUID_STRING_BUFLEN] = {};
+  if (get_uuid(obj.get(), have) < 0) {
+    return LibvirtError(absl::StrCat("read uuid of ", kind, " ", name));
+  }
+  if (uuid != have) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(kind, " ", name, " has uuid ", have, ", not ", uuid,
+                     ": it belongs to someone else; leaving it alone"));
+  }
+  return obj;
 }
 
-// The network `name` when it is ours, nullptr when there is none.
 absl::StatusOr<NetworkPtr> LookupNetwork(virConnectPtr conn,
                                          const std::string& name,
                                          const std::string& uuid) {
-  NetworkPtr net(virNetworkLookupByName(conn, name.c_str()));
-  if (!net) {
-    virResetLastError();
-    return NetworkPtr();
-  }
-  char have[VIR_UUID_STRING_BUFLEN] = {};
-  if (virNetworkGetUUIDString(net.get(), have) < 0) {
-    return LibvirtError(absl::StrCat("read uuid of network ", name));
-  }
-  if (uuid != have) return NotOurs("network", name, have, uuid);
-  return net;
+  return LookupOwned<NetworkPtr>(conn, "network", name, uuid,
+                                 virNetworkLookupByName,
+                                 virNetworkGetUUIDString);
 }
 
 absl::StatusOr<FilterPtr> LookupFilter(virConnectPtr conn,
                                        const std::string& name,
                                        const std::string& uuid) {
-  FilterPtr f(virNWFilterLookupByName(conn, name.c_str()));
-  if (!f) {
-    virResetLastError();
-    return FilterPtr();
-  }
-  char have[VIR_UUID_STRING_BUFLEN] = {};
-  if (virNWFilterGetUUIDString(f.get(), have) < 0) {
-    return LibvirtError(absl::StrCat("read uuid of nwfilter ", name));
-  }
-  if (uuid != have) return NotOurs("nwfilter", name, have, uuid);
-  return f;
+  return LookupOwned<FilterPtr>(conn, "nwfilter", name, uuid,
+                                virNWFilterLookupByName,
+                                virNWFilterGetUUIDString);
 }
 
 absl::StatusOr<std::string> NetworkXml(virNetworkPtr net, unsigned flags,

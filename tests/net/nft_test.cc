@@ -195,10 +195,9 @@ TEST_CASE("bad input is refused naming the field") {
   for (const FieldViolation& v : GetFieldViolations(bad.status())) {
     fields.push_back(v.field);
   }
-  CHECK(fields ==
-        std::vector<std::string>{"table", "dnat_mark", "ports[4].host_port",
-                                 "ports[3].host_port", "ports[4].backends.port",
-                                 "ports[5].backends"});
+  CHECK(fields == std::vector<std::string>{
+                      "table", "dnat_mark", "ports[3]", "ports[4].host_port",
+                      "ports[4].backends.port", "ports[5].backends"});
 
   GuestRuleset g = SampleGuest();
   g.services.push_back(g.services[0]);

@@ -160,32 +160,36 @@ TEST_CASE("filter XML allows the tenant, drops the rest, both ways") {
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <memory>
+
 namespace nest::vmm {
 namespace {
 
 constexpr char kUri[] = "test:///default";
 
-// A raw connection keeps the test driver's shared state alive and looks at
-// what the functions did, as `virsh` would.
-struct Raw {
-  Raw() : c(virConnectOpen(kUri)) { REQUIRE(c != nullptr); }
-  ~Raw() { virConnectClose(c); }
-  virNetworkPtr Lookup(const std::string& name) {
-    virNetworkPtr n = virNetworkLookupByName(c, name.c_str());
-    if (n == nullptr) virResetLastError();
-    return n;
-  }
-  virConnectPtr c;
-};
+// Our own connection, as `virsh` would look: it also keeps the test
+// driver's state alive between the functions' connections.
+using Conn = std::unique_ptr<virConnect, decltype(&virConnectClose)>;
+Conn OpenRaw() {
+  Conn c(virConnectOpen(kUri), &virConnectClose);
+  REQUIRE(c != nullptr);
+  return c;
+}
+// The network named `name`, or nullptr (with the error cleared).
+virNetworkPtr FindNetwork(const Conn& c, const std::string& name) {
+  virNetworkPtr n = virNetworkLookupByName(c.get(), name.c_str());
+  if (n == nullptr) virResetLastError();
+  return n;
+}
 
 TEST_CASE("EnsureNetwork defines, starts, autostarts; idempotent; removes") {
-  Raw raw;
+  Conn raw = OpenRaw();
   NetworkSpec spec = SampleNetwork("test/acme/default");
   absl::StatusOr<EnsureNetworkResult> r = EnsureNetwork(kUri, spec);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   CHECK(r->defined);
   CHECK(r->started);
-  virNetworkPtr n = raw.Lookup(spec.name);
+  virNetworkPtr n = FindNetwork(raw, spec.name);
   REQUIRE(n != nullptr);
   CHECK(virNetworkIsActive(n) == 1);
   CHECK(virNetworkIsPersistent(n) == 1);
@@ -217,7 +221,7 @@ TEST_CASE("EnsureNetwork defines, starts, autostarts; idempotent; removes") {
   CHECK(r->defined);
   CHECK(r->started);
   CHECK(r->connections == 0);
-  n = raw.Lookup(spec.name);
+  n = FindNetwork(raw, spec.name);
   REQUIRE(n != nullptr);
   char* live = virNetworkGetXMLDesc(n, 0);
   REQUIRE(live != nullptr);
@@ -226,19 +230,19 @@ TEST_CASE("EnsureNetwork defines, starts, autostarts; idempotent; removes") {
   virNetworkFree(n);
 
   REQUIRE(RemoveNetwork(kUri, spec.name, spec.uuid).ok());
-  CHECK(raw.Lookup(spec.name) == nullptr);
+  CHECK(FindNetwork(raw, spec.name) == nullptr);
   CHECK(RemoveNetwork(kUri, spec.name, spec.uuid).ok());  // gone: fine
 }
 
 TEST_CASE("a network of our name with another uuid is left alone") {
-  Raw raw;
+  Conn raw = OpenRaw();
   NetworkSpec mine = SampleNetwork("test/acme/other");
   NetworkSpec foreign = mine;
   foreign.uuid = OwnerUuid("network", "someone else");
   foreign.address = "10.99.0.1";
   foreign.routes.clear();  // libvirt wants gateways inside the subnet
   std::string xml = BuildNetworkXml(foreign).value();
-  virNetworkPtr f = virNetworkDefineXML(raw.c, xml.c_str());
+  virNetworkPtr f = virNetworkDefineXML(raw.get(), xml.c_str());
   REQUIRE_MESSAGE(f != nullptr, std::string(virGetLastErrorMessage()));
 
   absl::StatusOr<EnsureNetworkResult> r = EnsureNetwork(kUri, mine);
