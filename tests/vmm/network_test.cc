@@ -333,6 +333,23 @@ TEST_CASE("a real network gets its bridge, address and routes") {
   CHECK(!LinkExists(spec.bridge));
 }
 
+TEST_CASE("a NAT network starts too, and switching modes restarts it") {
+  const std::string uri = Daemon().uri();
+  NetworkSpec spec = SampleNetwork("e2e/beta/default");
+  spec.forward = ForwardMode::kNat;
+  absl::StatusOr<EnsureNetworkResult> r = EnsureNetwork(uri, spec);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->started);
+  spec.forward = ForwardMode::kRoute;
+  r = EnsureNetwork(uri, spec);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->defined);
+  CHECK(r->started);  // no guest attached: restarted with the new mode
+  CHECK(!r->restart_pending);
+  CHECK(LinkExists(spec.bridge));
+  REQUIRE(RemoveNetwork(uri, spec.name, spec.uuid).ok());
+}
+
 TEST_CASE("nwfilters are defined, updated in place and removed") {
   const std::string uri = Daemon().uri();
   NwFilterSpec f = SampleFilter("e2e/acme");
