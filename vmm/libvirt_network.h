@@ -106,6 +106,10 @@ struct EnsureNetworkResult {
 // Defines (or updates) the network, starts it and marks it autostart. A
 // running network whose config differs is restarted when no guest is
 // connected, and left running otherwise (restart_pending).
+//
+// Host prerequisite: /var/lib/libvirt/dnsmasq must exist. libvirt writes
+// each attached guest's MAC there even with DNS off, and refuses to start
+// a guest on the network without it; Debian creates it only with dnsmasq.
 [[nodiscard]] absl::StatusOr<EnsureNetworkResult> EnsureNetwork(
     const std::string& uri, const NetworkSpec& spec);
 
