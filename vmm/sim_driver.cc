@@ -315,6 +315,11 @@ absl::StatusOr<VmStats> SimDriver::GetStats(const VmId& id) {
   st.vcpus = vm->spec.vcpus;
   st.memory_kib = static_cast<uint64_t>(vm->spec.memory_mib) * 1024;
   st.rss_kib = Shared::Active(vm->state) ? st.memory_kib / 4 : 0;
+  absl::Duration up = s_->clock.Now() - vm->ready_at;
+  if (Shared::Active(vm->state) && up > absl::ZeroDuration()) {
+    st.cpu_time_ns = static_cast<uint64_t>(
+        absl::ToDoubleNanoseconds(up) * vm->spec.vcpus * s_->config.cpu_load);
+  }
   return st;
 }
 

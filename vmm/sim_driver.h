@@ -36,6 +36,9 @@ struct SimHostConfig {
   // cpus x this (placement's default CPU overcommit). Memory is never
   // overcommitted.
   double cpu_overcommit = 4.0;
+  // Share of each vCPU a running VM keeps busy: its reported CPU time grows
+  // by vcpus x this per second of the clock since it started.
+  double cpu_load = 0.1;
 };
 
 class SimDriver : public VmDriver {
