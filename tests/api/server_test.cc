@@ -14,6 +14,8 @@
 namespace nest::api {
 namespace {
 
+using metrics::HistogramSample;
+
 TEST_CASE("server binds port 0 on loopback and can be shut down") {
   ServerOptions opts;
   opts.listen_address = "127.0.0.1:0";
@@ -75,6 +77,32 @@ TEST_CASE("the gRPC health service answers SERVING") {
   REQUIRE_MESSAGE(s.ok(), s.error_message());
   // HealthCheckResponse{status: SERVING}: field 1, varint 1.
   CHECK(reply == std::string("\x08\x01", 2));
+}
+
+TEST_CASE("every answered RPC is counted by method and code") {
+  metrics::Registry registry;
+  auto m = ApiMetrics::Register(registry);
+  REQUIRE(m.ok());
+  ServerOptions opts;
+  opts.listen_address = "127.0.0.1:0";
+  opts.metrics = &*m;
+  auto server = StartServer(opts, {});
+  REQUIRE(server.ok());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                          grpc::InsecureChannelCredentials());
+  std::string reply;
+  REQUIRE(HealthCheck(channel, &reply).ok());
+  reply.clear();
+  REQUIRE(HealthCheck(channel, &reply).ok());
+  (*server)->Shutdown();
+  const std::string method = "/grpc.health.v1.Health/Check";
+  CHECK(m->requests->With({method, "OK"}).value() == 2);
+  HistogramSample h = m->seconds->With({method}).Snapshot();
+  uint64_t n = 0;
+  for (uint64_t c : h.counts) n += c;
+  CHECK(n == 2);
+  CHECK(h.sum >= 0);
 }
 
 TEST_CASE("an exec's timeout ends by the client's deadline") {
