@@ -15,6 +15,7 @@ EXIT_AT_END=0
 [ "${1:-}" = "--exit" ] && EXIT_AT_END=1
 STATE_DIR="${NEST_STATE_DIR:-/var/lib/nest}"
 LISTEN="${NEST_LISTEN:-127.0.0.1:7443}"
+HTTP_LISTEN="${NEST_HTTP_LISTEN:-127.0.0.1:7444}"
 BIN="$NEST_ROOT/build/tools"
 NESTCTL=("$BIN/nestctl" --server "$LISTEN")
 LOG="$STATE_DIR.nestd.log"
@@ -25,7 +26,8 @@ phase "build" scripts/build.sh "$NEST_ROOT/build"
 phase "build example images" examples/images/build.sh "$NEST_ROOT/build/examples"
 
 start_nestd() {
-  "$BIN/nestd" --dev --state-dir "$STATE_DIR" --listen "$LISTEN" >"$LOG" 2>&1 &
+  "$BIN/nestd" --dev --state-dir "$STATE_DIR" --listen "$LISTEN" \
+    --http-listen "$HTTP_LISTEN" >"$LOG" 2>&1 &
   NESTD_PID=$!
   # The first start downloads the guest kernel and builds the initramfs:
   # show its progress until the API answers.
@@ -67,10 +69,15 @@ if [ "$EXIT_AT_END" -eq 1 ]; then
     python3 tests/e2e/check_demo.py converged ||
     die "the demo's containers are not all running/completed in microVMs"
   log "verified: hello x3 exited 0 and httpd x2 run, each in a microVM"
+  python3 tests/e2e/check_observability.py "http://$HTTP_LISTEN/metrics" \
+    "${NESTCTL[@]}" ||
+    die "/metrics, nestctl top or nestctl events do not show the demo"
+  log "verified: /metrics, nestctl top and nestctl events show the demo"
   kill "$NESTD_PID"
   wait "$NESTD_PID" || true
   log "nestd stopped (VMs keep running; remove them with: $BIN/nestd --dev --down --state-dir $STATE_DIR)"
 else
   log "nestd --dev is running as pid $NESTD_PID, log in $LOG"
+  log "metrics: curl http://$HTTP_LISTEN/metrics; usage: $BIN/nestctl top vms"
   log "stop it: kill $NESTD_PID; remove everything: $BIN/nestd --dev --down --state-dir $STATE_DIR"
 fi

@@ -41,7 +41,9 @@ readme_demo() {
   state="$(mktemp -d /var/lib/nest-demo-XXXXXX)"
   chmod 755 "$state"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   NEST_STATE_DIR="$state" NEST_LISTEN="127.0.0.1:$port" \
+  NEST_HTTP_LISTEN="127.0.0.1:$http_port" \
     scripts/demo.sh --exit 2>&1 | tee "$LOGDIR/readme-demo.log" || rc=$?
   build/tools/nestd --dev --down --state-dir "$state" >/dev/null 2>&1 || rc=1
   rm -rf "$state" "$state.nestd.log"

@@ -291,7 +291,8 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
                             ReadTokenDigest(cfg.metrics_token_file));
     }
     NEST_ASSIGN_OR_RETURN(http, api::StartHttpServer(hopts));
-    spdlog::info("metrics on http://{}/metrics{}", cfg.http_listen,
+    std::string host = cfg.http_listen.substr(0, cfg.http_listen.rfind(':'));
+    spdlog::info("metrics on http://{}:{}/metrics{}", host, http->port(),
                  hopts.token_sha256.empty() ? "" : " (bearer token required)");
   }
   controller.Start();

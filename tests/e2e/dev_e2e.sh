@@ -39,7 +39,8 @@ cleanup() {
 trap cleanup EXIT
 
 start_nestd() {  # start_nestd STATE_DIR LOG
-  "$BIN/nestd" --dev --state-dir "$1" --listen "$ADDR" >>"$2" 2>&1 &
+  "$BIN/nestd" --dev --state-dir "$1" --listen "$ADDR" --http-listen 127.0.0.1:0 \
+    >>"$2" 2>&1 &
   NESTD_PID=$!
   for _ in $(seq 1 900); do
     kill -0 "$NESTD_PID" 2>/dev/null || fail "nestd exited at start-up"
