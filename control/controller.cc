@@ -187,6 +187,9 @@ absl::Status Controller::ReconcileOnce() {
   note(FlushRecords());
   step("flush");
 
+  spdlog::debug("reconcile pass duration_s={:.4f} errors={}",
+                absl::ToDoubleSeconds(clock_.MonotonicNow() - start),
+                errors.size());
   absl::MutexLock lock(&mu_);
   ++stats_.passes;
   stats_.errors += static_cast<int64_t>(errors.size());
@@ -379,9 +382,9 @@ absl::Status Controller::Place(const store::Snapshot& s) {
                         placement::Snapshot::Build(in.state));
   absl::Time started = clock_.MonotonicNow();
   placement::Plan plan = placement::Schedule(snap, in.pending, rng_);
+  double decision_s = absl::ToDoubleSeconds(clock_.MonotonicNow() - started);
   if (options_.metrics != nullptr) {
-    options_.metrics->placement_seconds->With({}).Observe(
-        absl::ToDoubleSeconds(clock_.MonotonicNow() - started));
+    options_.metrics->placement_seconds->With({}).Observe(decision_s);
   }
 
   std::set<std::string> taken;
@@ -446,6 +449,12 @@ absl::Status Controller::Place(const store::Snapshot& s) {
     }
     return absl::OkStatus();
   }));
+  if (!plan.actions.empty()) {
+    spdlog::info(
+        "placement: {} actions, containers_placed={} unplaced={} "
+        "decision_s={:.4f}",
+        plan.actions.size(), placed, plan.unplaced.size(), decision_s);
+  }
   absl::MutexLock lock(&mu_);
   stats_.placements += placed;
   return absl::OkStatus();
@@ -610,6 +619,8 @@ void Controller::BootVm(const store::Vm& vm, const store::VmGroup& group,
           return done();
         }
         absl::Duration took = clock_.MonotonicNow() - start;
+        spdlog::info("vm {} ready boot_s={:.2f}", id.str(),
+                     absl::ToDoubleSeconds(took));
         (*agent)->SetEventHandler([this](const agent::AgentEvent&) { Wake(); });
         {
           absl::MutexLock lock(&mu_);
