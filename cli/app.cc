@@ -160,6 +160,19 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
       return ok(Logs(ctx, name, follow, tail));
     };
   });
+  int64_t console_tail = 0;
+  auto* console =
+      app.add_subcommand("console", "print the tail of a VM's serial console");
+  console->add_option("vm", name, "VM name")->required();
+  console
+      ->add_option("--tail-bytes", console_tail,
+                   "last N bytes (0: the server's default, 64 KiB)")
+      ->check(CLI::NonNegativeNumber);
+  console->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(Console(ctx, name, console_tail));
+    };
+  });
   std::vector<std::string> command;
   auto* exec = app.add_subcommand(
       "exec", "run a command in a container: exec CONTAINER -- CMD [ARGS...]");

@@ -52,6 +52,10 @@ struct ApplyOptions {
 };
 absl::Status Apply(const Context& ctx, const ApplyOptions& options);
 
+// The tail of a VM's serial console (its boot log), `tail_bytes` 0: the
+// server's default.
+absl::Status Console(const Context& ctx, const std::string& vm,
+                     int64_t tail_bytes);
 absl::Status Logs(const Context& ctx, const std::string& container, bool follow,
                   int tail);
 // The command's exit code on success.

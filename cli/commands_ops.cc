@@ -12,7 +12,7 @@ namespace {
 constexpr int kExecTimeoutS = 300;
 
 absl::string_view kCommands =
-    "apply get describe delete scale logs exec events explain top host "
+    "apply get describe delete scale logs console exec events explain top host "
     "cordon uncordon drain image completion";
 absl::string_view kKinds =
     "hosts groups vms workloads containers images events";
@@ -35,6 +35,20 @@ absl::Status Logs(const Context& ctx, const std::string& container, bool follow,
     to.flush();
   }
   return FromGrpc(reader->Finish(), absl::StrCat("logs ", container));
+}
+
+absl::Status Console(const Context& ctx, const std::string& vm,
+                     int64_t tail_bytes) {
+  nest::v1::GetConsoleLogRequest req;
+  req.set_name(vm);
+  req.set_tail_bytes(tail_bytes);
+  nest::v1::GetConsoleLogResponse resp;
+  NEST_RETURN_IF_ERROR(FromGrpc(
+      ctx.client->vms().GetConsoleLog(ctx.client->Context().get(), req, &resp),
+      absl::StrCat("console of vm ", vm)));
+  *ctx.out << resp.data();
+  if (!resp.data().empty() && resp.data().back() != '\n') *ctx.out << "\n";
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> Exec(const Context& ctx, const std::string& container,

@@ -265,6 +265,14 @@ TEST_CASE("golden table, wide, json and yaml outputs") {
   r = d.Nestctl({"top", "vms", "-o", "json"});
   CHECK(r.code == 0);
   CHECK(absl::StrContains(r.out, "\"cpu_seconds\": 30"));
+  r = d.Nestctl({"console", "web-1", "--tail-bytes", "100"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "console of web-1 tail 100\n");
+  r = d.Nestctl({"console", "web-9"});
+  CHECK(r.code != 0);
+  CHECK(absl::StrContains(r.err, "web-9"));
+  r = d.Nestctl({"console", "web-1", "--tail-bytes", "-1"});
+  CHECK(r.code == 2);
   r = d.Nestctl({"top", "disks"});
   CHECK(r.code == 2);
   CHECK(absl::StrContains(r.err, "disks"));
