@@ -105,6 +105,14 @@ CREATE TABLE ip_allocations(
   PRIMARY KEY(kind, owner)
 ) WITHOUT ROWID;
 )sql",
+    // 4: API bearer tokens, kept as SHA-256 digests of the secret.
+    R"sql(
+CREATE TABLE api_tokens(
+  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role TEXT NOT NULL,
+  digest TEXT NOT NULL UNIQUE, description TEXT NOT NULL,
+  created_ns INTEGER NOT NULL, revoked_ns INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql",
 };
 
 absl::StatusOr<int64_t> PragmaInt(sqlite3* db, const char* sql) {

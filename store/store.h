@@ -85,6 +85,20 @@ struct IpAllocationRow {
                          const IpAllocationRow&) = default;
 };
 
+// An API bearer token. The secret itself is never stored: `digest` is the
+// hex SHA-256 of it. Not an object (no generation); creating and revoking
+// one is audited by the API call's event.
+struct ApiTokenRow {
+  std::string id;  // "tok-…", shown in lists and audit events
+  TenantId tenant;
+  std::string role;  // "operator", "tenant-admin", "tenant-reader"
+  std::string digest;
+  std::string description;
+  absl::Time created_at = absl::InfinitePast();
+  absl::Time revoked_at = absl::InfinitePast();  // InfinitePast: active
+  friend bool operator==(const ApiTokenRow&, const ApiTokenRow&) = default;
+};
+
 struct EventQuery {
   int64_t after_seq = 0;  // return events with seq > after_seq
   int64_t limit = 1000;
@@ -130,6 +144,12 @@ class ReadTx {
   // Every IP allocation, ordered by (kind, owner).
   [[nodiscard]] absl::StatusOr<std::vector<IpAllocationRow>>
   ListIpAllocations();
+
+  // API tokens, oldest first; NOT_FOUND for an unknown digest or id.
+  [[nodiscard]] absl::StatusOr<std::vector<ApiTokenRow>> ListApiTokens();
+  [[nodiscard]] absl::StatusOr<ApiTokenRow> GetApiTokenByDigest(
+      absl::string_view digest);
+  [[nodiscard]] absl::StatusOr<ApiTokenRow> GetApiToken(absl::string_view id);
 
   // The oldest retained event's seq; LastEventSeq()+1 when none is retained.
   [[nodiscard]] absl::StatusOr<int64_t> OldestEventSeq();
@@ -240,6 +260,12 @@ class WriteTx : public ReadTx {
   // only rows that differ. Same checks as Put, on the final state.
   [[nodiscard]] absl::Status ReplaceIpAllocations(
       const std::vector<IpAllocationRow>& rows);
+
+  // ALREADY_EXISTS for a used id or digest; created_at is set here.
+  [[nodiscard]] absl::StatusOr<ApiTokenRow> CreateApiToken(ApiTokenRow row);
+  // Marks the token revoked (idempotent); NOT_FOUND for an unknown id.
+  [[nodiscard]] absl::StatusOr<ApiTokenRow> RevokeApiToken(
+      absl::string_view id);
 
   // Appends an event that is not a CRUD change (a scale decision, a
   // placement failure). seq and time are assigned here; actor/request_id
