@@ -191,9 +191,11 @@ absl::StatusOr<Descriptor> PickPlatform(const json& index) {
     return absl::InvalidArgumentError("image index has no manifests array");
   }
   for (const auto& m : index["manifests"]) {
-    const json p = m.value("platform", json::object());
-    if (p.value("os", "") == "linux" &&
-        p.value("architecture", "") == "amd64") {
+    // json::value throws on a non-object or a non-string; compare as json.
+    if (!m.is_object() || !m.contains("platform")) continue;
+    const json& p = m["platform"];
+    if (p.is_object() && p.value("os", json()) == "linux" &&
+        p.value("architecture", json()) == "amd64") {
       return ReadDescriptor(m, "manifests[]");
     }
   }
@@ -245,7 +247,9 @@ absl::Status ImageSource::OpenOci(absl::string_view ref) {
   for (const auto& m : index["manifests"]) {
     std::string name;
     if (m.contains("annotations") && m["annotations"].is_object()) {
-      name = m["annotations"].value("org.opencontainers.image.ref.name", "");
+      const json& a = m["annotations"];
+      auto it = a.find("org.opencontainers.image.ref.name");
+      if (it != a.end() && it->is_string()) name = it->get<std::string>();
     }
     refs.push_back(name.empty() ? "<unnamed>" : name);
     if (!ref.empty() && name == ref) chosen = &m;
@@ -288,6 +292,11 @@ absl::Status ImageSource::OpenOci(absl::string_view ref) {
                       ? config["rootfs"].value("diff_ids", json::array())
                       : json::array();
   const json& layers = manifest["layers"];
+  if (!diff_ids.is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image config rootfs.diff_ids must be an array, got ",
+                     diff_ids.type_name()));
+  }
   if (diff_ids.size() != layers.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "image config lists ", diff_ids.size(), " diff_ids for ", layers.size(),

@@ -32,6 +32,18 @@ std::vector<std::string> Strings(const json& j, const char* key) {
   return out;
 }
 
+// A string field of the config section: absent or null is empty; any other
+// type is an error (json::value would throw on it).
+absl::StatusOr<std::string> StringField(const json& cfg, const char* key) {
+  if (!cfg.contains(key) || cfg[key].is_null()) return std::string();
+  if (!cfg[key].is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image config field config.", key,
+                     " must be a string, got ", cfg[key].type_name()));
+  }
+  return cfg[key].get<std::string>();
+}
+
 absl::StatusOr<std::string> ReadNoFollow(int dirfd, const char* name) {
   ScopedFd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
@@ -148,9 +160,9 @@ absl::StatusOr<ImageConfig> ParseImageConfig(absl::string_view text) {
   c.entrypoint = Strings(cfg, "Entrypoint");
   c.cmd = Strings(cfg, "Cmd");
   c.env = Strings(cfg, "Env");
-  c.working_dir = cfg.value("WorkingDir", "");
-  c.user = cfg.value("User", "");
-  c.stop_signal = cfg.value("StopSignal", "");
+  NEST_ASSIGN_OR_RETURN(c.working_dir, StringField(cfg, "WorkingDir"));
+  NEST_ASSIGN_OR_RETURN(c.user, StringField(cfg, "User"));
+  NEST_ASSIGN_OR_RETURN(c.stop_signal, StringField(cfg, "StopSignal"));
   if (cfg.contains("Labels") && cfg["Labels"].is_object()) {
     for (const auto& [k, v] : cfg["Labels"].items()) {
       if (v.is_string()) c.labels[k] = v.get<std::string>();

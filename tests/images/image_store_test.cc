@@ -8,8 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "images/fs.h"
+#include "absl/strings/str_cat.h"
 #include "core/sha256.h"
+#include "images/fs.h"
+#include "images/oci_source.h"
 #include "images/tar.h"
 #include "tests/images/test_util.h"
 
@@ -285,6 +287,66 @@ TEST_CASE("image names are validated") {
   REQUIRE_FALSE(missing.ok());
   CHECK(std::string(missing.status().message()).find("it holds: app") !=
         std::string::npos);
+}
+
+// Stores `bytes` as a blob of a hand-written layout; returns its descriptor.
+std::string PutBlob(const std::string& layout, const std::string& bytes,
+                    const std::string& media_type) {
+  REQUIRE(MakeDirs(layout + "/blobs/sha256").ok());
+  REQUIRE(AtomicWriteFile(layout + "/blobs/sha256/" + Sha256Hex(bytes), bytes)
+              .ok());
+  return absl::StrCat(R"({"mediaType":")", media_type, R"(","digest":")",
+                      Sha256Digest(bytes), R"(","size":)", bytes.size(), "}");
+}
+
+// Found by fuzz/fuzz_oci_layout: wrongly typed JSON values in index.json, a
+// nested index or the image config threw out of ImageSource (terminating
+// nestd) instead of failing the import.
+TEST_CASE("wrongly typed OCI metadata fails the import instead of throwing") {
+  Env e;
+  const std::string index_type = "application/vnd.oci.image.index.v1+json";
+  auto write_index = [&](const std::string& manifests) {
+    REQUIRE(AtomicWriteFile(
+                e.layout + "/index.json",
+                R"({"schemaVersion":2,"manifests":[)" + manifests + "]}")
+                .ok());
+  };
+  auto import_fails = [&](const std::string& ref, const char* message) {
+    auto r = e.store->Import(e.layout, "app", WithRef(ref));
+    REQUIRE_FALSE(r.ok());
+    CHECK_MESSAGE(
+        std::string(r.status().message()).find(message) != std::string::npos,
+        r.status().ToString());
+    CheckEmpty(e);
+  };
+
+  // A ref annotation that is a number is no name at all.
+  std::string nested = PutBlob(e.layout, R"({"manifests":[]})", index_type);
+  write_index(nested.substr(0, nested.size() - 1) +
+              R"(,"annotations":{"org.opencontainers.image.ref.name":5}})");
+  import_fails("app", "it holds: <unnamed>");
+
+  // Platforms that are not objects, or hold numbers, match nothing.
+  write_index(
+      PutBlob(e.layout,
+              R"({"manifests":[1,{"platform":"linux"},{"platform":{"os":5}}]})",
+              index_type));
+  import_fails("", "no linux/amd64 manifest");
+
+  // rootfs.diff_ids must be an array, not a string that happens to have a
+  // size of one.
+  std::string layer =
+      PutBlob(e.layout, BaseLayer(), std::string(kOciLayerTarType));
+  std::string config =
+      PutBlob(e.layout,
+              absl::StrCat(R"({"rootfs":{"diff_ids":")",
+                           Sha256Digest(BaseLayer()), R"("}})"),
+              std::string(kOciConfigType));
+  write_index(PutBlob(e.layout,
+                      absl::StrCat(R"({"schemaVersion":2,"config":)", config,
+                                   R"(,"layers":[)", layer, "]}"),
+                      std::string(kOciManifestType)));
+  import_fails("", "diff_ids must be an array");
 }
 
 // Packs a directory tree of (name, content) pairs into a tar file.

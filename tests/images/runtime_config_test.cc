@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
+
 namespace nest::images {
 namespace {
 
@@ -45,6 +47,26 @@ TEST_CASE("image config JSON is parsed, including Docker's layout") {
   CHECK(c->exposed_ports == std::vector<std::string>{"8080/tcp"});
   CHECK_FALSE(ParseImageConfig("[1,2]").ok());
   CHECK_FALSE(ParseImageConfig("{not json").ok());
+}
+
+// Found by fuzz/fuzz_image_config: a non-string WorkingDir, User or
+// StopSignal threw nlohmann's type_error out of ParseImageConfig, which
+// terminated nestd when it imported such an image.
+TEST_CASE("wrongly typed config fields are errors, not exceptions") {
+  for (const char* field : {"WorkingDir", "User", "StopSignal"}) {
+    CAPTURE(field);
+    auto c = ParseImageConfig(
+        absl::StrCat(R"({"config":{"Cmd":["sh"],")", field, R"(":5}})"));
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(c.status().message()) ==
+          absl::StrCat("image config field config.", field,
+                       " must be a string, got number"));
+  }
+  // null is what some tools write for "unset".
+  auto c = ParseImageConfig(R"({"config":{"Cmd":["sh"],"WorkingDir":null}})");
+  REQUIRE(c.ok());
+  CHECK(c->working_dir.empty());
 }
 
 TEST_CASE("process args merge entrypoint, cmd and the workload's overrides") {
