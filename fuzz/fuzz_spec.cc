@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,11 +14,52 @@
 #include "cli/documents.h"
 #include "cli/spec.h"
 #include "fuzz/check.h"
+#include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/exceptions.h"
+#include "yaml-cpp/parser.h"
 
 namespace {
 
 using nest::v1::ApplyObject;
+
+// Discards parse events; only the number of documents matters.
+class NullHandler : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// Known open bug (docs/security.md): yaml-cpp 0.7's LoadAll never ends on
+// some malformed input (a stream starting with ",", yaml-cpp issue 1040,
+// fixed upstream after 0.8), allocating until the process dies; ParseSpec
+// calls LoadAll. A text of n bytes holds at most n + 1 documents, so more
+// than that means the parser is stuck. Such inputs are skipped until
+// ParseSpec bounds its own loop.
+bool LoadAllEnds(absl::string_view text) {
+  std::stringstream in{std::string(text)};
+  NullHandler handler;
+  try {
+    YAML::Parser parser(in);
+    for (size_t docs = 0; parser.HandleNextDocument(handler); ++docs) {
+      if (docs > text.size() + 1) return false;
+    }
+  } catch (const YAML::Exception&) {
+    // ParseSpec reports these.
+  }
+  return true;
+}
 
 void CheckReparses(const std::vector<ApplyObject>& objects,
                    nest::cli::Format format) {
@@ -40,8 +82,16 @@ void CheckReparses(const std::vector<ApplyObject>& objects,
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // Violations quoting invalid UTF-8 make protobuf log a line each time they
+  // are serialized into the status payload, which only slows the run.
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view text(reinterpret_cast<const char*>(data), size);
+  if (!LoadAllEnds(text)) return -1;
   absl::StatusOr<std::vector<ApplyObject>> objects =
       nest::cli::ParseSpec(text, "fuzz.yaml");
   if (!objects.ok()) {
@@ -57,6 +107,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       FUZZ_CHECK(nest::cli::ValidateVmGroup(o.group()).empty());
     }
+  }
+  // Known open bug (docs/security.md): ParseSpec accepts strings that are
+  // not UTF-8, which proto3 cannot carry and which make the json printer
+  // throw. Until ParseSpec refuses them, the print round trip is checked
+  // only for objects that survive the wire.
+  for (const ApplyObject& o : *objects) {
+    ApplyObject wire;
+    if (!wire.ParseFromString(o.SerializeAsString())) return 0;
   }
   CheckReparses(*objects, nest::cli::Format::kYaml);
   CheckReparses(*objects, nest::cli::Format::kJson);
