@@ -1,14 +1,20 @@
 #include "control/host_ports.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "agent/client.h"
 #include "images/disk.h"
 #include "vmm/boot.h"
+#include "vmm/domain_xml.h"
 
 namespace nest::control {
 
@@ -30,6 +36,145 @@ std::string BootSetProvisioner::DataDiskPath(const std::string& vms_dir,
   return absl::StrCat(vms_dir, "/", vm.str(), ".data.qcow2");
 }
 
+namespace {
+namespace fs = std::filesystem;
+
+std::string Mode(mode_t mode) { return absl::StrFormat("%04o", mode & 07777); }
+
+// Whether a process running as some tenant's id may change this inode.
+bool TenantCanWrite(const struct stat& st, TenantIdentities& ids) {
+  return (st.st_mode & S_IWOTH) != 0 ||
+         ((st.st_mode & S_IWUSR) != 0 && ids.IsTenantId(st.st_uid)) ||
+         ((st.st_mode & S_IWGRP) != 0 && ids.IsTenantId(st.st_gid));
+}
+
+absl::Status NotTenantWritable(const std::string& what, const fs::path& p,
+                               const struct stat& st, TenantIdentities& ids) {
+  if (!TenantCanWrite(st, ids)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      what, " ", p.string(),
+      " must not be writable by others or by a tenant uid (tenant QEMUs "
+      "share it), got mode ",
+      Mode(st.st_mode), " owner ", st.st_uid, ":", st.st_gid));
+}
+
+// Every directory from / down to `dir`: tenant QEMUs must pass through
+// (o+x) and none may change it.
+absl::Status CheckDirsDownTo(const fs::path& dir, TenantIdentities& ids) {
+  fs::path p;
+  for (const fs::path& part : fs::absolute(dir).lexically_normal()) {
+    if (part.empty()) continue;
+    p /= part;
+    struct stat st;
+    if (::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("directory ", p.string(), " on the path to ",
+                       dir.string(), " is missing or not a directory"));
+    }
+    if ((st.st_mode & S_IXOTH) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "directory ", p.string(),
+          " must be searchable by others (o+x) so tenant QEMUs reach their "
+          "files, got mode ",
+          Mode(st.st_mode)));
+    }
+    NEST_RETURN_IF_ERROR(NotTenantWritable("directory", p, st, ids));
+  }
+  return absl::OkStatus();
+}
+
+// Kernel and initrd: shared by every tenant, read-only to all of them.
+absl::Status CheckSharedFile(const std::string& path, TenantIdentities& ids) {
+  std::error_code ec;
+  fs::path real = fs::canonical(path, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("boot set file ", path, ": ", ec.message()));
+  }
+  NEST_RETURN_IF_ERROR(CheckDirsDownTo(fs::path(path).parent_path(), ids));
+  NEST_RETURN_IF_ERROR(CheckDirsDownTo(real.parent_path(), ids));
+  struct stat st;
+  if (::stat(real.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("boot set file ", path, " is not a regular file"));
+  }
+  if ((st.st_mode & S_IROTH) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "boot set file ", real.string(),
+        " must be readable by others (o+r) so tenant QEMUs can boot it, got "
+        "mode ",
+        Mode(st.st_mode)));
+  }
+  return NotTenantWritable("boot set file", real, st, ids);
+}
+
+// Makes the disk the tenant id's own: only it (and root) may open it.
+// O_NOFOLLOW: never chown through a link planted in its place.
+absl::Status OwnDisk(const std::string& path, const vmm::DacLabel& label) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot open ", path, ": ", strerror(errno)));
+  }
+  bool ok = ::fchown(fd, label.uid, label.gid) == 0 && ::fchmod(fd, 0600) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok) {
+    return absl::InternalError(absl::StrCat("cannot give ", path, " to ",
+                                            vmm::DacLabelText(label), ": ",
+                                            strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+std::string DefaultIdsPath(const std::string& vms_dir) {
+  fs::path p = fs::path(vms_dir).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  return (p.parent_path() / "tenant-ids").string();
+}
+
+}  // namespace
+
+BootSetProvisioner::BootSetProvisioner(std::string kernel_path,
+                                       std::string initrd_path,
+                                       std::string vms_dir,
+                                       std::function<void()> files_changed,
+                                       ConfinementOptions confinement)
+    : kernel_(std::move(kernel_path)),
+      initrd_(std::move(initrd_path)),
+      vms_dir_(std::move(vms_dir)),
+      files_changed_(std::move(files_changed)) {
+  if (confinement.per_tenant_uids) {
+    std::string ids_path = confinement.ids_path.empty()
+                               ? DefaultIdsPath(vms_dir_)
+                               : confinement.ids_path;
+    identities_ =
+        std::make_unique<TenantIdentities>(ids_path, confinement.range);
+  }
+}
+
+absl::Status BootSetProvisioner::CheckHostPaths() {
+  if (::geteuid() != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "per-tenant uids need nestd to run as root (it gives each VM's "
+        "files to its tenant's uid), got euid ",
+        ::geteuid()));
+  }
+  // Root's and nobody else's: QEMUs open their disks by name, and a
+  // tenant must not learn other tenants' VM names by listing.
+  if (::chown(vms_dir_.c_str(), 0, 0) != 0 ||
+      ::chmod(vms_dir_.c_str(), 0711) != 0) {
+    return absl::InternalError(absl::StrCat(
+        "cannot make ", vms_dir_, " root's with mode 0711: ", strerror(errno)));
+  }
+  NEST_RETURN_IF_ERROR(CheckDirsDownTo(vms_dir_, *identities_));
+  NEST_RETURN_IF_ERROR(CheckSharedFile(kernel_, *identities_));
+  if (!initrd_.empty()) {
+    NEST_RETURN_IF_ERROR(CheckSharedFile(initrd_, *identities_));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
     const store::Vm& vm, const store::VmGroup& group) {
   std::error_code ec;
@@ -38,9 +183,19 @@ absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
     return absl::InternalError(
         absl::StrCat("cannot create ", vms_dir_, ": ", ec.message()));
   }
-  // QEMU runs as libvirt-qemu and opens the console log itself.
-  ::chmod(vms_dir_.c_str(), 0755);
   vmm::VmSpec spec;
+  if (identities_) {
+    NEST_RETURN_IF_ERROR(CheckHostPaths());
+    absl::StatusOr<vmm::DacLabel> label = identities_->LabelFor(vm.tenant);
+    if (!label.ok()) {
+      return Annotate(label.status(),
+                      absl::StrCat("uid of tenant of VM ", vm.id.str()));
+    }
+    spec.dac_label = *label;
+  } else {
+    // QEMU runs as the qemu.conf user and must reach its files.
+    ::chmod(vms_dir_.c_str(), 0755);
+  }
   spec.id = vm.id;
   spec.tenant = vm.tenant;
   spec.group = vm.group;
@@ -61,6 +216,7 @@ absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
                  absl::StrCat("data disk of VM ", vm.id.str())));
     if (files_changed_) files_changed_();
   }
+  if (spec.dac_label) NEST_RETURN_IF_ERROR(OwnDisk(data, *spec.dac_label));
   spec.data_disk = vmm::DiskSpec{data, "qcow2", false};
   return spec;
 }

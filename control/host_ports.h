@@ -4,9 +4,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "control/ports.h"
+#include "control/tenant_identity.h"
 #include "vmm/libvirt_driver.h"
 
 namespace nest::control {
@@ -24,21 +26,39 @@ class LibvirtHostConnector : public HostConnector {
   const vmm::LibvirtOptions base_;
 };
 
+// How QEMU processes are confined (README, "Operator: host hardening").
+struct ConfinementOptions {
+  // Each tenant's VMs run as a uid:gid of its own (static DAC label) and
+  // their files are owned by it; off = the qemu.conf user for every VM.
+  bool per_tenant_uids = true;
+  TenantIdRange range;
+  // Where the tenant -> id assignment persists; empty = "tenant-ids" next
+  // to `vms_dir` (in the state dir).
+  std::string ids_path;
+};
+
 // VmSpecs that boot the guest boot set. Per-VM files lie flat in `vms_dir`
 // (a libvirt dir storage pool, whose volumes are its plain files):
 // `<vm id>.data.qcow2` and `<vm id>.console.log`. Thread-safe when
 // `files_changed` is.
+//
+// With per-tenant uids, Prepare gives the VM its tenant's DAC label and
+// makes the data disk the tenant id's own (mode 0600), so another
+// tenant's QEMU cannot open it. `vms_dir` becomes root-owned 0711 (tenant
+// QEMUs reach their own files by name but cannot list others). The console
+// log is written by virtlogd (root), not by QEMU, and stays root's 0600.
+// Prepare refuses a boot set a tenant uid cannot read, or could write:
+// kernel and initrd must be readable by others and neither they nor any
+// directory above them (or above `vms_dir`) writable by others or by a
+// tenant id.
 class BootSetProvisioner : public VmProvisioner {
  public:
   // `files_changed` (optional) runs after files were created or removed,
   // e.g. to refresh the storage pool.
   BootSetProvisioner(std::string kernel_path, std::string initrd_path,
                      std::string vms_dir,
-                     std::function<void()> files_changed = nullptr)
-      : kernel_(std::move(kernel_path)),
-        initrd_(std::move(initrd_path)),
-        vms_dir_(std::move(vms_dir)),
-        files_changed_(std::move(files_changed)) {}
+                     std::function<void()> files_changed = nullptr,
+                     ConfinementOptions confinement = {});
   absl::StatusOr<vmm::VmSpec> Prepare(const store::Vm& vm,
                                       const store::VmGroup& group) override;
   absl::Status Release(const VmId& vm) override;
@@ -47,8 +67,12 @@ class BootSetProvisioner : public VmProvisioner {
   static std::string DataDiskPath(const std::string& vms_dir, const VmId& vm);
 
  private:
+  absl::Status CheckHostPaths();
+
   const std::string kernel_, initrd_, vms_dir_;
   const std::function<void()> files_changed_;
+  // Null without per-tenant uids.
+  std::unique_ptr<TenantIdentities> identities_;
 };
 
 struct ChannelAgentOptions {

@@ -61,6 +61,29 @@ const char* CrashPolicyName(CrashPolicy p) {
 
 }  // namespace
 
+std::string DacLabelText(const DacLabel& label) {
+  return absl::StrCat("+", label.uid, ":+", label.gid);
+}
+
+absl::Status ValidateDacLabel(const std::optional<DacLabel>& label) {
+  if (!label) return absl::OkStatus();
+  // (uint32_t)-1 means "unchanged" to chown(2) and setresuid(2).
+  constexpr uint32_t kInvalid = static_cast<uint32_t>(-1);
+  if (label->uid == 0 || label->uid == kInvalid) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "vm.dac_label.uid must be a non-root uid between 1 and 4294967294, "
+        "got ",
+        label->uid));
+  }
+  if (label->gid == 0 || label->gid == kInvalid) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "vm.dac_label.gid must be a non-root gid between 1 and 4294967294, "
+        "got ",
+        label->gid));
+  }
+  return absl::OkStatus();
+}
+
 std::string KernelCmdline(const VmSpec& spec) {
   if (spec.extra_cmdline.empty()) return kBaseCmdline;
   return absl::StrCat(kBaseCmdline, " ", spec.extra_cmdline);
@@ -118,6 +141,7 @@ absl::StatusOr<NestMetadata> ParseMetadataXml(absl::string_view xml) {
 
 absl::StatusOr<std::string> BuildDomainXml(const VmSpec& spec, Accel accel) {
   NEST_RETURN_IF_ERROR(ValidateVmSpec(spec));
+  NEST_RETURN_IF_ERROR(ValidateDacLabel(spec.dac_label));
   if (accel == Accel::kAuto) {
     return absl::InvalidArgumentError(
         "accel must be resolved to kvm or tcg before building XML, got auto");
@@ -220,6 +244,20 @@ absl::StatusOr<std::string> BuildDomainXml(const VmSpec& spec, Accel accel) {
   Attr(ca, "controller", "0");
   Attr(ca, "bus", "0");
   Attr(ca, "port", "1");
+
+  if (spec.dac_label) {
+    // Static, so every tenant's QEMU gets the uid Nest chose instead of the
+    // qemu.conf user shared by all; relabel='no', because Nest owns the
+    // VM's files itself and libvirt must not chown (and later "restore")
+    // shared ones such as the boot set. libvirt still labels its own
+    // per-domain directories (monitor, channel sockets) with this uid.
+    // The "+" makes libvirt read numbers, never look up names.
+    xmlNodePtr sec = Child(dom, "seclabel");
+    Attr(sec, "type", "static");
+    Attr(sec, "model", "dac");
+    Attr(sec, "relabel", "no");
+    Text(sec, "label", DacLabelText(*spec.dac_label));
+  }
 
   return Serialize(doc.get(), dom);
 }

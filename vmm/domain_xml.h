@@ -3,6 +3,7 @@
 // Pure: no libvirt, no I/O. Thread-safe (no shared state).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -43,6 +44,15 @@ struct NestMetadata {
 // kTcg; kAuto is rejected). Validates `spec` first.
 [[nodiscard]] absl::StatusOr<std::string> BuildDomainXml(const VmSpec& spec,
                                                          Accel accel);
+
+// "+uid:+gid", the <label> of a static DAC <seclabel>.
+std::string DacLabelText(const DacLabel& label);
+
+// OK when unset; otherwise both ids must be neither 0 (root) nor
+// 4294967295 (the "unchanged" id of chown/setresuid). BuildDomainXml
+// checks this, so no domain Nest defines runs QEMU as root by its label.
+[[nodiscard]] absl::Status ValidateDacLabel(
+    const std::optional<DacLabel>& label);
 
 // The full kernel command line for `spec`.
 std::string KernelCmdline(const VmSpec& spec);

@@ -57,6 +57,14 @@ struct NicSpec {
   std::string mac;     // "52:54:00:xx:xx:xx"; empty = hypervisor chooses
 };
 
+// The host uid and gid a VM's QEMU process runs as (libvirt's static DAC
+// label). Both must be non-zero: QEMU never runs as root.
+struct DacLabel {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  friend bool operator==(const DacLabel&, const DacLabel&) = default;
+};
+
 struct VmSpec {
   VmId id;  // a DNS-1123 label; the domain is named DomainName(id)
   TenantId tenant;
@@ -74,6 +82,10 @@ struct VmSpec {
   // the log is bounded by max_size * (1 + max_backups). Empty = no console.
   std::string console_log_path;
   CrashPolicy on_crash = CrashPolicy::kDestroy;
+  // Runs QEMU as this uid:gid without relabelling anything: whoever sets it
+  // owns the VM's files accordingly (control/host_ports.h). Unset = the
+  // host's qemu.conf user and libvirt's dynamic ownership.
+  std::optional<DacLabel> dac_label;
 };
 
 // Checks every field of `spec`; messages name the field and what was

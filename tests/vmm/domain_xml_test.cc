@@ -214,6 +214,45 @@ TEST_CASE("control characters and NUL in strings are rejected") {
       std::string::npos);
 }
 
+TEST_CASE("a DAC label becomes one static seclabel that relabels nothing") {
+  VmSpec s = FullSpec();
+  s.dac_label = DacLabel{200017, 200018};
+  auto xml = BuildDomainXml(s, Accel::kTcg);
+  REQUIRE(xml.ok());
+  Parsed p(*xml);
+  CHECK(p.Num("count(/domain/seclabel)") == 1);
+  CHECK(p.Str("/domain/seclabel/@type") == "static");
+  CHECK(p.Str("/domain/seclabel/@model") == "dac");
+  CHECK(p.Str("/domain/seclabel/@relabel") == "no");
+  CHECK(p.Str("/domain/seclabel/label") == "+200017:+200018");
+  CHECK(DacLabelText(*s.dac_label) == "+200017:+200018");
+  // No device-level seclabel overrides the domain's (none disables DAC).
+  CHECK(p.Num("count(//devices//seclabel)") == 0);
+  CHECK(p.Num("count(//seclabel[@type='none'])") == 0);
+}
+
+TEST_CASE("without a DAC label the domain carries no seclabel") {
+  auto xml = BuildDomainXml(FullSpec(), Accel::kTcg);
+  REQUIRE(xml.ok());
+  CHECK(Parsed(*xml).Num("count(//seclabel)") == 0);
+}
+
+TEST_CASE("a DAC label never names root or the unchanged id") {
+  for (auto [label, field] :
+       {std::pair{DacLabel{0, 200000}, "vm.dac_label.uid"},
+        std::pair{DacLabel{200000, 0}, "vm.dac_label.gid"},
+        std::pair{DacLabel{0xffffffffu, 200000}, "vm.dac_label.uid"},
+        std::pair{DacLabel{200000, 0xffffffffu}, "vm.dac_label.gid"}}) {
+    VmSpec s = FullSpec();
+    s.dac_label = label;
+    absl::Status st = BuildDomainXml(s, Accel::kTcg).status();
+    CHECK(absl::IsInvalidArgument(st));
+    CHECK(st.message().find(field) != std::string::npos);
+  }
+  CHECK(ValidateDacLabel(std::nullopt).ok());
+  CHECK(ValidateDacLabel(DacLabel{1, 1}).ok());
+}
+
 TEST_CASE("accel must be resolved") {
   CHECK(absl::IsInvalidArgument(
       BuildDomainXml(FullSpec(), Accel::kAuto).status()));
