@@ -3,7 +3,6 @@
 #include <httplib.h>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/sha256.h"
 
@@ -11,25 +10,6 @@ namespace nest::api {
 namespace {
 
 constexpr char kExpositionType[] = "text/plain; version=0.0.4; charset=utf-8";
-
-// "host:port" or "[v6]:port".
-absl::Status SplitAddress(const std::string& address, std::string* host,
-                          int* port) {
-  size_t colon = address.rfind(':');
-  int p = -1;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &p) || p < 0 || p > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--http-listen must be HOST:PORT (port 0-65535), got \"",
-                     address, "\""));
-  }
-  *host = address.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  *port = p;
-  return absl::OkStatus();
-}
 
 // Constant-time comparison of two equal-length hex digests.
 bool SameDigest(const std::string& a, const std::string& b) {
@@ -41,10 +21,6 @@ bool SameDigest(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
 HttpServer::~HttpServer() { Shutdown(); }
 
 void HttpServer::Shutdown() {
@@ -54,9 +30,10 @@ void HttpServer::Shutdown() {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(
     const HttpOptions& options) {
-  std::string host;
-  int port = 0;
-  NEST_RETURN_IF_ERROR(SplitAddress(options.listen_address, &host, &port));
+  NEST_ASSIGN_OR_RETURN(HostPort address,
+                        SplitHostPort("--http-listen", options.listen_address));
+  const std::string& host = address.host;
+  int port = address.port;
   if (!IsLoopbackHost(host) && options.token_sha256.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--http-listen ", options.listen_address,

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "api/address.h"
 #include "core/metrics.h"
 #include "core/status.h"
 
@@ -29,9 +30,6 @@ struct HttpOptions {
   // What /metrics renders; must outlive the server.
   const metrics::Registry* registry = nullptr;
 };
-
-// True for 127.0.0.0/8, ::1 and "localhost".
-bool IsLoopbackHost(const std::string& host);
 
 class HttpServer {
  public:

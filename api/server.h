@@ -28,7 +28,8 @@ struct ServerOptions {
   int max_receive_bytes = 16 * 1024 * 1024;
   // Upper bound on threads serving synchronous RPCs.
   int max_threads = 16;
-  // TLS credentials; null means plaintext (only for loopback --dev).
+  // TLS or mutual TLS (LoadServerCredentials in api/tls.h); null means
+  // plaintext, which CheckTransport allows only on loopback or --insecure.
   std::shared_ptr<grpc::ServerCredentials> credentials;
   // Where every finished RPC is counted; none when null. Must outlive the
   // server.

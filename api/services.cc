@@ -56,16 +56,19 @@ std::vector<grpc::Service*> Services::raw() const {
 Services MakeServices(control::Commands& commands,
                       const ServiceOptions& options) {
   Services s;
+  s.gate = std::make_unique<Gate>(commands, options.auth);
+  Gate& g = *s.gate;
   s.streams = std::make_shared<StreamTracker>();
-  s.owned.push_back(internal::MakeHostService(commands));
-  s.owned.push_back(internal::MakeVmGroupService(commands));
-  s.owned.push_back(internal::MakeVmService(commands));
-  s.owned.push_back(internal::MakeWorkloadService(commands));
-  s.owned.push_back(internal::MakeContainerService(commands, s.streams));
-  s.owned.push_back(internal::MakeImageService(commands));
-  s.owned.push_back(internal::MakeEventService(commands, s.streams, options));
-  s.owned.push_back(internal::MakePlacementService(commands));
-  s.owned.push_back(internal::MakeUsageService(commands));
+  s.owned.push_back(internal::MakeHostService(g));
+  s.owned.push_back(internal::MakeVmGroupService(g));
+  s.owned.push_back(internal::MakeVmService(g));
+  s.owned.push_back(internal::MakeWorkloadService(g));
+  s.owned.push_back(internal::MakeContainerService(g, s.streams));
+  s.owned.push_back(internal::MakeImageService(g));
+  s.owned.push_back(internal::MakeEventService(g, s.streams, options));
+  s.owned.push_back(internal::MakePlacementService(g));
+  s.owned.push_back(internal::MakeUsageService(g));
+  s.owned.push_back(internal::MakeTokenService(g));
   return s;
 }
 
@@ -95,53 +98,67 @@ namespace {
 
 class HostServiceImpl final : public v1::HostService::Service {
  public:
-  explicit HostServiceImpl(control::Commands& c) : c_(c) {}
+  explicit HostServiceImpl(Gate& g) : gate_(g) {}
 
-  Status CreateHost(ServerContext*, const v1::CreateHostRequest* req,
+  Status CreateHost(ServerContext* ctx, const v1::CreateHostRequest* req,
                     v1::CreateHostResponse* resp) override {
+    auto c = gate_.Enter(ctx, "CreateHost");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     return Reply(
-        c_.CreateHost(MetaOf("CreateHost", *req, req->options()),
+        c->CreateHost(MetaOf("CreateHost", *req, req->options()),
                       FromProto(*req), HostEncoder<v1::CreateHostResponse>()),
         resp);
   }
-  Status GetHost(ServerContext*, const v1::GetHostRequest* req,
+  Status GetHost(ServerContext* ctx, const v1::GetHostRequest* req,
                  v1::GetHostResponse* resp) override {
-    auto h = c_.GetHost(req->name());
+    auto c = gate_.Enter(ctx, "GetHost");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto h = c->GetHost(req->name());
     if (!h.ok()) return ToGrpcStatus(h.status());
     *resp->mutable_host() = ToProto(*h);
     return Status::OK;
   }
-  Status ListHosts(ServerContext*, const v1::ListHostsRequest* req,
+  Status ListHosts(ServerContext* ctx, const v1::ListHostsRequest* req,
                    v1::ListHostsResponse* resp) override {
-    auto page = c_.ListHosts(ListOf(req->page()));
+    auto c = gate_.Enter(ctx, "ListHosts");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto page = c->ListHosts(ListOf(req->page()));
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const auto& h : page->items) *resp->add_hosts() = ToProto(h);
     resp->set_next_page_token(page->next_page_token);
     return Status::OK;
   }
-  Status DeleteHost(ServerContext*, const v1::DeleteHostRequest* req,
+  Status DeleteHost(ServerContext* ctx, const v1::DeleteHostRequest* req,
                     v1::DeleteHostResponse* resp) override {
+    auto c = gate_.Enter(ctx, "DeleteHost");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     return Reply(
-        c_.DeleteHost(MetaOf("DeleteHost", *req, req->options()), req->name()),
+        c->DeleteHost(MetaOf("DeleteHost", *req, req->options()), req->name()),
         resp);
   }
-  Status CordonHost(ServerContext*, const v1::CordonHostRequest* req,
+  Status CordonHost(ServerContext* ctx, const v1::CordonHostRequest* req,
                     v1::CordonHostResponse* resp) override {
-    return Reply(c_.SetHostState(MetaOf("CordonHost", *req, req->options()),
+    auto c = gate_.Enter(ctx, "CordonHost");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->SetHostState(MetaOf("CordonHost", *req, req->options()),
                                  req->name(), store::HostState::kCordoned,
                                  HostEncoder<v1::CordonHostResponse>()),
                  resp);
   }
-  Status UncordonHost(ServerContext*, const v1::UncordonHostRequest* req,
+  Status UncordonHost(ServerContext* ctx, const v1::UncordonHostRequest* req,
                       v1::UncordonHostResponse* resp) override {
-    return Reply(c_.SetHostState(MetaOf("UncordonHost", *req, req->options()),
+    auto c = gate_.Enter(ctx, "UncordonHost");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->SetHostState(MetaOf("UncordonHost", *req, req->options()),
                                  req->name(), store::HostState::kReady,
                                  HostEncoder<v1::UncordonHostResponse>()),
                  resp);
   }
-  Status DrainHost(ServerContext*, const v1::DrainHostRequest* req,
+  Status DrainHost(ServerContext* ctx, const v1::DrainHostRequest* req,
                    v1::DrainHostResponse* resp) override {
-    return Reply(c_.SetHostState(MetaOf("DrainHost", *req, req->options()),
+    auto c = gate_.Enter(ctx, "DrainHost");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->SetHostState(MetaOf("DrainHost", *req, req->options()),
                                  req->name(), store::HostState::kDraining,
                                  HostEncoder<v1::DrainHostResponse>()),
                  resp);
@@ -155,7 +172,7 @@ class HostServiceImpl final : public v1::HostService::Service {
           *r.mutable_host() = ToProto(v);
         });
   }
-  control::Commands& c_;
+  Gate& gate_;
 };
 
 // ---- VM groups
@@ -163,46 +180,58 @@ class HostServiceImpl final : public v1::HostService::Service {
 
 class VmGroupServiceImpl final : public v1::VmGroupService::Service {
  public:
-  explicit VmGroupServiceImpl(control::Commands& c) : c_(c) {}
+  explicit VmGroupServiceImpl(Gate& g) : gate_(g) {}
 
-  Status CreateVmGroup(ServerContext*, const v1::CreateVmGroupRequest* req,
+  Status CreateVmGroup(ServerContext* ctx, const v1::CreateVmGroupRequest* req,
                        v1::CreateVmGroupResponse* resp) override {
-    return Reply(c_.CreateGroup(MetaOf("CreateVmGroup", *req, req->options()),
+    auto c = gate_.Enter(ctx, "CreateVmGroup");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->CreateGroup(MetaOf("CreateVmGroup", *req, req->options()),
                                 req->name(), FromProto(req->spec()),
                                 GroupEncoder<v1::CreateVmGroupResponse>()),
                  resp);
   }
-  Status GetVmGroup(ServerContext*, const v1::GetVmGroupRequest* req,
+  Status GetVmGroup(ServerContext* ctx, const v1::GetVmGroupRequest* req,
                     v1::GetVmGroupResponse* resp) override {
-    auto g = c_.GetGroup(req->name());
+    auto c = gate_.Enter(ctx, "GetVmGroup");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto g = c->GetGroup(req->name());
     if (!g.ok()) return ToGrpcStatus(g.status());
     *resp->mutable_group() = ToProto(*g);
     return Status::OK;
   }
-  Status ListVmGroups(ServerContext*, const v1::ListVmGroupsRequest* req,
+  Status ListVmGroups(ServerContext* ctx, const v1::ListVmGroupsRequest* req,
                       v1::ListVmGroupsResponse* resp) override {
-    auto page = c_.ListGroups(ListOf(req->page()));
+    auto c = gate_.Enter(ctx, "ListVmGroups");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto page = c->ListGroups(ListOf(req->page()));
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const auto& g : page->items) *resp->add_groups() = ToProto(g);
     resp->set_next_page_token(page->next_page_token);
     return Status::OK;
   }
-  Status UpdateVmGroup(ServerContext*, const v1::UpdateVmGroupRequest* req,
+  Status UpdateVmGroup(ServerContext* ctx, const v1::UpdateVmGroupRequest* req,
                        v1::UpdateVmGroupResponse* resp) override {
-    return Reply(c_.UpdateGroup(MetaOf("UpdateVmGroup", *req, req->options()),
+    auto c = gate_.Enter(ctx, "UpdateVmGroup");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->UpdateGroup(MetaOf("UpdateVmGroup", *req, req->options()),
                                 req->name(), FromProto(req->spec()),
                                 GroupEncoder<v1::UpdateVmGroupResponse>()),
                  resp);
   }
-  Status DeleteVmGroup(ServerContext*, const v1::DeleteVmGroupRequest* req,
+  Status DeleteVmGroup(ServerContext* ctx, const v1::DeleteVmGroupRequest* req,
                        v1::DeleteVmGroupResponse* resp) override {
-    return Reply(c_.DeleteGroup(MetaOf("DeleteVmGroup", *req, req->options()),
+    auto c = gate_.Enter(ctx, "DeleteVmGroup");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->DeleteGroup(MetaOf("DeleteVmGroup", *req, req->options()),
                                 req->name()),
                  resp);
   }
-  Status ScaleVmGroup(ServerContext*, const v1::ScaleVmGroupRequest* req,
+  Status ScaleVmGroup(ServerContext* ctx, const v1::ScaleVmGroupRequest* req,
                       v1::ScaleVmGroupResponse* resp) override {
-    return Reply(c_.ScaleGroup(MetaOf("ScaleVmGroup", *req, req->options()),
+    auto c = gate_.Enter(ctx, "ScaleVmGroup");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->ScaleGroup(MetaOf("ScaleVmGroup", *req, req->options()),
                                req->name(), req->desired_vms(),
                                GroupEncoder<v1::ScaleVmGroupResponse>()),
                  resp);
@@ -216,7 +245,7 @@ class VmGroupServiceImpl final : public v1::VmGroupService::Service {
           *r.mutable_group() = ToProto(v);
         });
   }
-  control::Commands& c_;
+  Gate& gate_;
 };
 
 // ---- VMs
@@ -224,47 +253,59 @@ class VmGroupServiceImpl final : public v1::VmGroupService::Service {
 
 class VmServiceImpl final : public v1::VmService::Service {
  public:
-  explicit VmServiceImpl(control::Commands& c) : c_(c) {}
+  explicit VmServiceImpl(Gate& g) : gate_(g) {}
 
-  Status GetVm(ServerContext*, const v1::GetVmRequest* req,
+  Status GetVm(ServerContext* ctx, const v1::GetVmRequest* req,
                v1::GetVmResponse* resp) override {
-    auto vm = c_.GetVm(req->name());
+    auto c = gate_.Enter(ctx, "GetVm");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto vm = c->GetVm(req->name());
     if (!vm.ok()) return ToGrpcStatus(vm.status());
     *resp->mutable_vm() = ToProto(*vm);
     return Status::OK;
   }
-  Status ListVms(ServerContext*, const v1::ListVmsRequest* req,
+  Status ListVms(ServerContext* ctx, const v1::ListVmsRequest* req,
                  v1::ListVmsResponse* resp) override {
-    auto page = c_.ListVms(ListOf(req->page()), req->group(), req->host());
+    auto c = gate_.Enter(ctx, "ListVms");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto page = c->ListVms(ListOf(req->page()), req->group(), req->host());
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const auto& vm : page->items) *resp->add_vms() = ToProto(vm);
     resp->set_next_page_token(page->next_page_token);
     return Status::OK;
   }
-  Status StopVm(ServerContext*, const v1::StopVmRequest* req,
+  Status StopVm(ServerContext* ctx, const v1::StopVmRequest* req,
                 v1::StopVmResponse* resp) override {
-    return Reply(c_.SetVmDesired(MetaOf("StopVm", *req, req->options()),
+    auto c = gate_.Enter(ctx, "StopVm");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->SetVmDesired(MetaOf("StopVm", *req, req->options()),
                                  req->name(), store::VmDesiredState::kStopped,
                                  VmEncoder<v1::StopVmResponse>()),
                  resp);
   }
-  Status StartVm(ServerContext*, const v1::StartVmRequest* req,
+  Status StartVm(ServerContext* ctx, const v1::StartVmRequest* req,
                  v1::StartVmResponse* resp) override {
-    return Reply(c_.SetVmDesired(MetaOf("StartVm", *req, req->options()),
+    auto c = gate_.Enter(ctx, "StartVm");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->SetVmDesired(MetaOf("StartVm", *req, req->options()),
                                  req->name(), store::VmDesiredState::kRunning,
                                  VmEncoder<v1::StartVmResponse>()),
                  resp);
   }
-  Status DeleteVm(ServerContext*, const v1::DeleteVmRequest* req,
+  Status DeleteVm(ServerContext* ctx, const v1::DeleteVmRequest* req,
                   v1::DeleteVmResponse* resp) override {
+    auto c = gate_.Enter(ctx, "DeleteVm");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     return Reply(
-        c_.SetVmDesired(MetaOf("DeleteVm", *req, req->options()), req->name(),
+        c->SetVmDesired(MetaOf("DeleteVm", *req, req->options()), req->name(),
                         store::VmDesiredState::kDeleted, nullptr),
         resp);
   }
-  Status GetConsoleLog(ServerContext*, const v1::GetConsoleLogRequest* req,
+  Status GetConsoleLog(ServerContext* ctx, const v1::GetConsoleLogRequest* req,
                        v1::GetConsoleLogResponse* resp) override {
-    auto data = c_.ConsoleLog(req->name(), req->tail_bytes());
+    auto c = gate_.Enter(ctx, "GetConsoleLog");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto data = c->ConsoleLog(req->name(), req->tail_bytes());
     if (!data.ok()) return ToGrpcStatus(data.status());
     resp->set_data(std::move(*data));
     return Status::OK;
@@ -277,7 +318,7 @@ class VmServiceImpl final : public v1::VmService::Service {
       *r.mutable_vm() = ToProto(v);
     });
   }
-  control::Commands& c_;
+  Gate& gate_;
 };
 
 // ---- Images
@@ -285,12 +326,14 @@ class VmServiceImpl final : public v1::VmService::Service {
 
 class ImageServiceImpl final : public v1::ImageService::Service {
  public:
-  explicit ImageServiceImpl(control::Commands& c) : c_(c) {}
+  explicit ImageServiceImpl(Gate& g) : gate_(g) {}
 
-  Status ImportImage(ServerContext*, const v1::ImportImageRequest* req,
+  Status ImportImage(ServerContext* ctx, const v1::ImportImageRequest* req,
                      v1::ImportImageResponse* resp) override {
+    auto c = gate_.Enter(ctx, "ImportImage");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     return Reply(
-        c_.ImportImage(
+        c->ImportImage(
             MetaOf("ImportImage", *req, req->options()), req->name(),
             req->source(),
             Encode<v1::ImportImageResponse, control::ImageView>(
@@ -299,38 +342,42 @@ class ImageServiceImpl final : public v1::ImageService::Service {
                 })),
         resp);
   }
-  Status ListImages(ServerContext*, const v1::ListImagesRequest* req,
+  Status ListImages(ServerContext* ctx, const v1::ListImagesRequest* req,
                     v1::ListImagesResponse* resp) override {
-    auto page = c_.ListImages(ListOf(req->page()));
+    auto c = gate_.Enter(ctx, "ListImages");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto page = c->ListImages(ListOf(req->page()));
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const auto& i : page->items) *resp->add_images() = ToProto(i);
     resp->set_next_page_token(page->next_page_token);
     return Status::OK;
   }
-  Status DeleteImage(ServerContext*, const v1::DeleteImageRequest* req,
+  Status DeleteImage(ServerContext* ctx, const v1::DeleteImageRequest* req,
                      v1::DeleteImageResponse* resp) override {
-    return Reply(c_.DeleteImage(MetaOf("DeleteImage", *req, req->options()),
+    auto c = gate_.Enter(ctx, "DeleteImage");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->DeleteImage(MetaOf("DeleteImage", *req, req->options()),
                                 req->name()),
                  resp);
   }
 
  private:
-  control::Commands& c_;
+  Gate& gate_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeHostService(control::Commands& c) {
-  return std::make_unique<HostServiceImpl>(c);
+std::unique_ptr<grpc::Service> MakeHostService(Gate& g) {
+  return std::make_unique<HostServiceImpl>(g);
 }
-std::unique_ptr<grpc::Service> MakeVmGroupService(control::Commands& c) {
-  return std::make_unique<VmGroupServiceImpl>(c);
+std::unique_ptr<grpc::Service> MakeVmGroupService(Gate& g) {
+  return std::make_unique<VmGroupServiceImpl>(g);
 }
-std::unique_ptr<grpc::Service> MakeVmService(control::Commands& c) {
-  return std::make_unique<VmServiceImpl>(c);
+std::unique_ptr<grpc::Service> MakeVmService(Gate& g) {
+  return std::make_unique<VmServiceImpl>(g);
 }
-std::unique_ptr<grpc::Service> MakeImageService(control::Commands& c) {
-  return std::make_unique<ImageServiceImpl>(c);
+std::unique_ptr<grpc::Service> MakeImageService(Gate& g) {
+  return std::make_unique<ImageServiceImpl>(g);
 }
 
 }  // namespace internal

@@ -1,4 +1,5 @@
-// The nine nest.v1 services over control::Commands. They translate protos
+// The ten nest.v1 services over control::Commands, each call authenticated
+// and authorized (api/auth.h). They translate protos
 // (api/convert.h), call one command, and return errors only through
 // ToGrpcStatus. No business rules live here.
 //
@@ -22,6 +23,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/auth.h"
 #include "control/commands.h"
 
 namespace nest::api {
@@ -51,10 +53,13 @@ struct ServiceOptions {
   absl::Duration watch_poll = absl::Milliseconds(200);
   // Events read per store query while catching up.
   int64_t watch_batch = 500;
+  // Tokens (nestd) or trust every caller (tests of other layers).
+  AuthMode auth = AuthMode::kTokens;
 };
 
 // Owns the services. Keep it alive as long as the server runs.
 struct Services {
+  std::unique_ptr<Gate> gate;
   std::vector<std::unique_ptr<grpc::Service>> owned;
   std::shared_ptr<StreamTracker> streams;
   // Borrowed pointers for StartServer.
@@ -62,7 +67,8 @@ struct Services {
 };
 
 // HostService, VmGroupService, VmService, WorkloadService,
-// ContainerService, ImageService, EventService, PlacementService, UsageService.
+// ContainerService, ImageService, EventService, PlacementService,
+// UsageService, TokenService.
 Services MakeServices(control::Commands& commands,
                       const ServiceOptions& options = {});
 

@@ -8,6 +8,7 @@
 
 #include "api/convert.h"
 #include "api/errors.h"
+#include "api/auth.h"
 #include "api/services.h"
 #include "control/commands.h"
 
@@ -57,17 +58,18 @@ absl::Time DeadlineOf(const grpc::ServerContext* ctx);
 int64_t ExecTimeoutWithin(int64_t timeout_s, absl::Time deadline,
                           absl::Time now);
 
-std::unique_ptr<grpc::Service> MakeHostService(control::Commands& c);
-std::unique_ptr<grpc::Service> MakeVmGroupService(control::Commands& c);
-std::unique_ptr<grpc::Service> MakeVmService(control::Commands& c);
-std::unique_ptr<grpc::Service> MakeImageService(control::Commands& c);
-std::unique_ptr<grpc::Service> MakeWorkloadService(control::Commands& c);
+std::unique_ptr<grpc::Service> MakeHostService(Gate& g);
+std::unique_ptr<grpc::Service> MakeVmGroupService(Gate& g);
+std::unique_ptr<grpc::Service> MakeVmService(Gate& g);
+std::unique_ptr<grpc::Service> MakeImageService(Gate& g);
+std::unique_ptr<grpc::Service> MakeWorkloadService(Gate& g);
 std::unique_ptr<grpc::Service> MakeContainerService(
-    control::Commands& c, std::shared_ptr<StreamTracker> streams);
+    Gate& g, std::shared_ptr<StreamTracker> streams);
 std::unique_ptr<grpc::Service> MakeEventService(
-    control::Commands& c, std::shared_ptr<StreamTracker> streams,
+    Gate& g, std::shared_ptr<StreamTracker> streams,
     const ServiceOptions& options);
-std::unique_ptr<grpc::Service> MakePlacementService(control::Commands& c);
-std::unique_ptr<grpc::Service> MakeUsageService(control::Commands& c);
+std::unique_ptr<grpc::Service> MakePlacementService(Gate& g);
+std::unique_ptr<grpc::Service> MakeUsageService(Gate& g);
+std::unique_ptr<grpc::Service> MakeTokenService(Gate& g);
 
 }  // namespace nest::api::internal

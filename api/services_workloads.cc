@@ -11,56 +11,70 @@ using grpc::Status;
 
 class WorkloadServiceImpl final : public v1::WorkloadService::Service {
  public:
-  explicit WorkloadServiceImpl(control::Commands& c) : c_(c) {}
+  explicit WorkloadServiceImpl(Gate& g) : gate_(g) {}
 
-  Status CreateWorkload(ServerContext*, const v1::CreateWorkloadRequest* req,
+  Status CreateWorkload(ServerContext* ctx, const v1::CreateWorkloadRequest* req,
                         v1::CreateWorkloadResponse* resp) override {
+    auto c = gate_.Enter(ctx, "CreateWorkload");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     return Reply(
-        c_.CreateWorkload(MetaOf("CreateWorkload", *req, req->options()),
+        c->CreateWorkload(MetaOf("CreateWorkload", *req, req->options()),
                           req->name(), FromProto(req->spec()),
                           WorkloadEncoder<v1::CreateWorkloadResponse>()),
         resp);
   }
-  Status GetWorkload(ServerContext*, const v1::GetWorkloadRequest* req,
+  Status GetWorkload(ServerContext* ctx, const v1::GetWorkloadRequest* req,
                      v1::GetWorkloadResponse* resp) override {
-    auto w = c_.GetWorkload(req->name());
+    auto c = gate_.Enter(ctx, "GetWorkload");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto w = c->GetWorkload(req->name());
     if (!w.ok()) return ToGrpcStatus(w.status());
     *resp->mutable_workload() = ToProto(*w);
     return Status::OK;
   }
-  Status ListWorkloads(ServerContext*, const v1::ListWorkloadsRequest* req,
+  Status ListWorkloads(ServerContext* ctx, const v1::ListWorkloadsRequest* req,
                        v1::ListWorkloadsResponse* resp) override {
-    auto page = c_.ListWorkloads(ListOf(req->page()));
+    auto c = gate_.Enter(ctx, "ListWorkloads");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto page = c->ListWorkloads(ListOf(req->page()));
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const auto& w : page->items) *resp->add_workloads() = ToProto(w);
     resp->set_next_page_token(page->next_page_token);
     return Status::OK;
   }
-  Status UpdateWorkload(ServerContext*, const v1::UpdateWorkloadRequest* req,
+  Status UpdateWorkload(ServerContext* ctx, const v1::UpdateWorkloadRequest* req,
                         v1::UpdateWorkloadResponse* resp) override {
+    auto c = gate_.Enter(ctx, "UpdateWorkload");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     return Reply(
-        c_.UpdateWorkload(MetaOf("UpdateWorkload", *req, req->options()),
+        c->UpdateWorkload(MetaOf("UpdateWorkload", *req, req->options()),
                           req->name(), FromProto(req->spec()),
                           WorkloadEncoder<v1::UpdateWorkloadResponse>()),
         resp);
   }
-  Status DeleteWorkload(ServerContext*, const v1::DeleteWorkloadRequest* req,
+  Status DeleteWorkload(ServerContext* ctx, const v1::DeleteWorkloadRequest* req,
                         v1::DeleteWorkloadResponse* resp) override {
+    auto c = gate_.Enter(ctx, "DeleteWorkload");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     return Reply(
-        c_.DeleteWorkload(MetaOf("DeleteWorkload", *req, req->options()),
+        c->DeleteWorkload(MetaOf("DeleteWorkload", *req, req->options()),
                           req->name()),
         resp);
   }
-  Status ScaleWorkload(ServerContext*, const v1::ScaleWorkloadRequest* req,
+  Status ScaleWorkload(ServerContext* ctx, const v1::ScaleWorkloadRequest* req,
                        v1::ScaleWorkloadResponse* resp) override {
-    return Reply(c_.ScaleWorkload(MetaOf("ScaleWorkload", *req, req->options()),
+    auto c = gate_.Enter(ctx, "ScaleWorkload");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->ScaleWorkload(MetaOf("ScaleWorkload", *req, req->options()),
                                   req->name(), req->replicas(),
                                   WorkloadEncoder<v1::ScaleWorkloadResponse>()),
                  resp);
   }
-  Status Apply(ServerContext*, const v1::ApplyRequest* req,
+  Status Apply(ServerContext* ctx, const v1::ApplyRequest* req,
                v1::ApplyResponse* resp) override {
-    return Reply(c_.Apply(MetaOf("Apply", *req, req->options()),
+    auto c = gate_.Enter(ctx, "Apply");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(c->Apply(MetaOf("Apply", *req, req->options()),
                           FromProto(req->objects()), req->dry_run(),
                           [](const std::vector<control::ApplyChange>& changes) {
                             v1::ApplyResponse r;
@@ -79,26 +93,30 @@ class WorkloadServiceImpl final : public v1::WorkloadService::Service {
           *r.mutable_workload() = ToProto(v);
         });
   }
-  control::Commands& c_;
+  Gate& gate_;
 };
 
 class ContainerServiceImpl final : public v1::ContainerService::Service {
  public:
-  ContainerServiceImpl(control::Commands& c,
+  ContainerServiceImpl(Gate& g,
                        std::shared_ptr<StreamTracker> streams)
-      : c_(c), streams_(std::move(streams)) {}
+      : gate_(g), streams_(std::move(streams)) {}
 
-  Status GetContainer(ServerContext*, const v1::GetContainerRequest* req,
+  Status GetContainer(ServerContext* ctx, const v1::GetContainerRequest* req,
                       v1::GetContainerResponse* resp) override {
-    auto c = c_.GetContainer(req->name());
+    auto c = gate_.Enter(ctx, "GetContainer");
     if (!c.ok()) return ToGrpcStatus(c.status());
-    *resp->mutable_container() = ToProto(*c);
+    auto got = c->GetContainer(req->name());
+    if (!got.ok()) return ToGrpcStatus(got.status());
+    *resp->mutable_container() = ToProto(*got);
     return Status::OK;
   }
-  Status ListContainers(ServerContext*, const v1::ListContainersRequest* req,
+  Status ListContainers(ServerContext* ctx, const v1::ListContainersRequest* req,
                         v1::ListContainersResponse* resp) override {
+    auto c = gate_.Enter(ctx, "ListContainers");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     auto page =
-        c_.ListContainers(ListOf(req->page()), req->workload(), req->vm());
+        c->ListContainers(ListOf(req->page()), req->workload(), req->vm());
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const auto& c : page->items) *resp->add_containers() = ToProto(c);
     resp->set_next_page_token(page->next_page_token);
@@ -107,8 +125,10 @@ class ContainerServiceImpl final : public v1::ContainerService::Service {
   Status StreamLogs(
       ServerContext* ctx, const v1::StreamLogsRequest* req,
       grpc::ServerWriter<v1::StreamLogsResponse>* writer) override {
+    auto c = gate_.Enter(ctx, "StreamLogs");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     StreamScope scope(*streams_);
-    absl::Status st = c_.Logs(
+    absl::Status st = c->Logs(
         req->name(), req->follow(), req->tail_lines(),
         [&](absl::string_view data) {
           v1::StreamLogsResponse r;
@@ -124,8 +144,10 @@ class ContainerServiceImpl final : public v1::ContainerService::Service {
   }
   Status Exec(ServerContext* ctx, const v1::ExecRequest* req,
               v1::ExecResponse* resp) override {
+    auto c = gate_.Enter(ctx, "Exec");
+    if (!c.ok()) return ToGrpcStatus(c.status());
     std::vector<std::string> cmd(req->command().begin(), req->command().end());
-    auto r = c_.Exec(
+    auto r = c->Exec(
         req->name(), cmd,
         ExecTimeoutWithin(req->timeout_s(), DeadlineOf(ctx), absl::Now()));
     if (!r.ok()) return ToGrpcStatus(r.status());
@@ -135,28 +157,30 @@ class ContainerServiceImpl final : public v1::ContainerService::Service {
     if (r->timed_out) resp->set_stderr("nest: the command timed out\n");
     return Status::OK;
   }
-  Status GetContainerStats(ServerContext*,
+  Status GetContainerStats(ServerContext* ctx,
                            const v1::GetContainerStatsRequest* req,
                            v1::GetContainerStatsResponse* resp) override {
-    auto stats = c_.Stats(req->name());
+    auto c = gate_.Enter(ctx, "GetContainerStats");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto stats = c->Stats(req->name());
     if (!stats.ok()) return ToGrpcStatus(stats.status());
     for (const auto& s : *stats) *resp->add_stats() = ToProto(s);
     return Status::OK;
   }
 
  private:
-  control::Commands& c_;
+  Gate& gate_;
   std::shared_ptr<StreamTracker> streams_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeWorkloadService(control::Commands& c) {
-  return std::make_unique<WorkloadServiceImpl>(c);
+std::unique_ptr<grpc::Service> MakeWorkloadService(Gate& g) {
+  return std::make_unique<WorkloadServiceImpl>(g);
 }
 std::unique_ptr<grpc::Service> MakeContainerService(
-    control::Commands& c, std::shared_ptr<StreamTracker> streams) {
-  return std::make_unique<ContainerServiceImpl>(c, std::move(streams));
+    Gate& g, std::shared_ptr<StreamTracker> streams) {
+  return std::make_unique<ContainerServiceImpl>(g, std::move(streams));
 }
 
 }  // namespace nest::api::internal

@@ -1,6 +1,7 @@
 #include "cli/app.h"
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,7 +20,10 @@ Output (-o): table (default), wide (more columns), json, yaml. json and yaml
 print objects as {kind, name, spec, status}, the shape `apply` reads, so
 `nestctl get workloads -o yaml | nestctl apply -f -` changes nothing.
 
-Environment: NEST_SERVER (--server), NEST_TOKEN (--token).
+Environment: NEST_SERVER (--server), NEST_TOKEN (--token), NEST_TLS_CA
+(--tls-ca), NEST_TLS_CERT (--tls-cert), NEST_TLS_KEY (--tls-key). Without a
+token, nestctl reads $NEST_TOKEN_FILE or /var/lib/nest/operator.token (the
+operator token nestd writes at its first start).
 
 Exit codes:
   0  success
@@ -63,6 +67,18 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
       ->capture_default_str();
   app.add_option("--token", copts.token, "bearer token for the API")
       ->envname("NEST_TOKEN");
+  app.add_option("--tls-ca", copts.tls_ca,
+                 "PEM CA that signed nestd's certificate: connect with TLS "
+                 "(default: plaintext)")
+      ->envname("NEST_TLS_CA");
+  app.add_option("--tls-cert", copts.tls_cert,
+                 "PEM client certificate, for a nestd with --client-ca")
+      ->envname("NEST_TLS_CERT");
+  app.add_option("--tls-key", copts.tls_key, "PEM private key of --tls-cert")
+      ->envname("NEST_TLS_KEY");
+  app.add_option("--tls-server-name", copts.tls_server_name,
+                 "name nestd's certificate must carry (default: the host of "
+                 "--server)");
   app.add_option("--timeout", timeout, "deadline of each API call (30s, 2m)")
       ->capture_default_str();
   app.add_option("-o,--output", output, "table|wide|json|yaml")
@@ -254,6 +270,36 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
     };
   });
 
+  // tokens
+  std::string token_tenant, token_role, token_description;
+  auto* token = app.add_subcommand("token", "manage API tokens (operators)");
+  token->require_subcommand(1);
+  auto* token_create = token->add_subcommand(
+      "create", "create a token; its secret is printed once");
+  token_create->add_option("--tenant", token_tenant, "tenant it acts for")
+      ->required();
+  token_create
+      ->add_option("--role", token_role,
+                   "operator, tenant-admin or tenant-reader")
+      ->required()
+      ->check(CLI::IsMember({"operator", "tenant-admin", "tenant-reader"}));
+  token_create->add_option("--description", token_description,
+                           "what the token is for");
+  token_create->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(TokenCreate(ctx, token_tenant, token_role, token_description));
+    };
+  });
+  token->add_subcommand("list", "list tokens (never their secrets)")
+      ->callback([&] {
+        run = [&]() -> absl::StatusOr<int> { return ok(TokenList(ctx)); };
+      });
+  auto* token_revoke = token->add_subcommand("revoke", "revoke a token");
+  token_revoke->add_option("id", name, "token id (tok-...)")->required();
+  token_revoke->callback([&] {
+    run = [&]() -> absl::StatusOr<int> { return ok(TokenRevoke(ctx, name)); };
+  });
+
   // completion
   std::string shell;
   auto* completion =
@@ -287,13 +333,18 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
     NEST_ASSIGN_OR_RETURN(copts.timeout, ParseTimeout("--timeout", timeout));
     NEST_ASSIGN_OR_RETURN(ctx.format, ParseFormat(output));
     if (!run) return absl::InvalidArgumentError("no command given");
-    Client client(copts);
-    ctx.client = &client;
+    // No token given: the operator token nestd keeps on this machine.
+    if (copts.token.empty()) copts.token = LocalOperatorToken();
+    NEST_ASSIGN_OR_RETURN(std::unique_ptr<Client> client,
+                          Client::Create(copts));
+    ctx.client = client.get();
     ctx.in = &in;
     ctx.out = &out;
     ctx.err = &err;
     ctx.tty = tty;
-    return run();
+    absl::StatusOr<int> result = run();
+    if (!result.ok()) return ExplainTransportError(result.status(), copts);
+    return result;
   }();
   out.flush();
   if (!code.ok()) {

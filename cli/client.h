@@ -1,10 +1,12 @@
-// The gRPC connection nestctl uses: one channel, one stub per service, and
-// contexts that carry the deadline and the bearer token.
+// The gRPC connection nestctl uses: one channel (plaintext, TLS or mutual
+// TLS), one stub per service, and contexts that carry the deadline and the
+// bearer token.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "nest/v1/container.grpc.pb.h"
@@ -12,6 +14,7 @@
 #include "nest/v1/host.grpc.pb.h"
 #include "nest/v1/image.grpc.pb.h"
 #include "nest/v1/placement.grpc.pb.h"
+#include "nest/v1/token.grpc.pb.h"
 #include "nest/v1/usage.grpc.pb.h"
 #include "nest/v1/vm.grpc.pb.h"
 #include "nest/v1/vm_group.grpc.pb.h"
@@ -25,12 +28,36 @@ struct ClientOptions {
   std::string token;
   // Deadline of each unary call.
   absl::Duration timeout = absl::Seconds(30);
+  // TLS: PEM file of the CA that signed nestd's certificate (--tls-ca);
+  // empty means plaintext.
+  std::string tls_ca;
+  // Mutual TLS: this client's PEM certificate and private key (--tls-cert,
+  // --tls-key); both or neither, and only with tls_ca.
+  std::string tls_cert;
+  std::string tls_key;
+  // The name nestd's certificate must carry when it is not the host part
+  // of `server` (--tls-server-name); only with tls_ca.
+  std::string tls_server_name;
 };
+
+// The channel credentials `options` ask for: TLS when tls_ca is set,
+// plaintext otherwise. Reads the PEM files; INVALID_ARGUMENT naming the
+// flag and the file when one is missing, unreadable or not PEM.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
+ChannelCredentialsFor(const ClientOptions& options);
+
+// `status` (from a call over a client made with `options`) with a hint
+// when the server was unavailable in a way a TLS mismatch explains.
+absl::Status ExplainTransportError(const absl::Status& status,
+                                   const ClientOptions& options);
 
 // Thread-safe after construction (stubs and channels are).
 class Client {
  public:
-  explicit Client(ClientOptions options);
+  // Connects lazily (the first call dials); fails only on the options, as
+  // ChannelCredentialsFor does.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Client>> Create(
+      ClientOptions options);
 
   // A fresh context: with the per-call deadline unless `streaming` (watch,
   // follow and wait loops end on their own terms), plus the token.
@@ -46,8 +73,12 @@ class Client {
   nest::v1::EventService::Stub& events() { return *events_; }
   nest::v1::PlacementService::Stub& placement() { return *placement_; }
   nest::v1::UsageService::Stub& usage() { return *usage_; }
+  nest::v1::TokenService::Stub& tokens() { return *tokens_; }
 
  private:
+  Client(ClientOptions options,
+         std::shared_ptr<grpc::ChannelCredentials> credentials);
+
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<nest::v1::HostService::Stub> hosts_;
@@ -59,6 +90,7 @@ class Client {
   std::unique_ptr<nest::v1::EventService::Stub> events_;
   std::unique_ptr<nest::v1::PlacementService::Stub> placement_;
   std::unique_ptr<nest::v1::UsageService::Stub> usage_;
+  std::unique_ptr<nest::v1::TokenService::Stub> tokens_;
 };
 
 }  // namespace nest::cli

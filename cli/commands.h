@@ -40,6 +40,16 @@ absl::Status Delete(const Context& ctx, Kind kind, const std::string& name);
 absl::Status Scale(const Context& ctx, Kind kind, const std::string& name,
                    int count);
 absl::Status Events(const Context& ctx, bool follow, int64_t after);
+// API tokens (operators): create prints the secret once.
+absl::Status TokenCreate(const Context& ctx, const std::string& tenant,
+                         const std::string& role,
+                         const std::string& description);
+absl::Status TokenList(const Context& ctx);
+absl::Status TokenRevoke(const Context& ctx, const std::string& id);
+// The token in $NEST_TOKEN_FILE or /var/lib/nest/operator.token (what nestd
+// writes at its first start), or "" when there is none to read.
+std::string LocalOperatorToken();
+
 // `what`: hosts, vms or containers, from nestd's last usage sample.
 absl::Status Top(const Context& ctx, const std::string& what);
 

@@ -12,7 +12,8 @@ namespace {
 constexpr int kExecTimeoutS = 300;
 
 absl::string_view kCommands =
-    "apply get describe delete scale logs console exec events explain top host "
+    "apply get describe delete scale logs console exec events explain top "
+    "token host "
     "cordon uncordon drain image completion";
 absl::string_view kKinds =
     "hosts groups vms workloads containers images events";

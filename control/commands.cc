@@ -16,13 +16,14 @@ namespace nest::control {
 using namespace commands_internal;  // NOLINT: this file implements them
 
 Commands::Commands(store::Store& store, Controller* controller,
-                   ImageSource& images, Clock& clock, CommandsOptions options)
+                   ImageSource& images, Clock& clock, CommandsOptions options,
+                   TenantId tenant)
     : store_(store),
       controller_(controller),
       images_(images),
       clock_(clock),
       options_(std::move(options)),
-      tenant_(std::string(kDefaultTenant)) {}
+      tenant_(std::move(tenant)) {}
 
 absl::Status Commands::EnsureTenant(store::WriteTx& tx) {
   auto t = tx.GetTenant(tenant_);
@@ -44,7 +45,7 @@ absl::StatusOr<Written> Commands::Mutate(
       store::IdempotentResult r,
       store_.WriteIdempotent(
           key, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
-            tx.SetActor("api", m.request_id);
+            tx.SetActor(actor_, m.request_id);
             NEST_RETURN_IF_ERROR(EnsureTenant(tx));
             return fn(tx);
           }));

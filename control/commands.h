@@ -197,6 +197,13 @@ struct ContainerStatsView {
   int64_t pids = 0;
 };
 
+// A token as the API shows it: never the digest; the secret only in the
+// answer to its creation.
+struct TokenView {
+  store::ApiTokenRow token;
+  std::string secret;  // set only by CreateToken
+};
+
 struct HostUsageView {
   HostView host;
   double cpu_cores = 0;      // used by its VMs (last sample)
@@ -262,10 +269,33 @@ class Commands {
  public:
   // `controller` may be null (tests): logs/exec/stats are then UNAVAILABLE.
   Commands(store::Store& store, Controller* controller, ImageSource& images,
-           Clock& clock, CommandsOptions options = {});
+           Clock& clock, CommandsOptions options = {},
+           TenantId tenant = TenantId(std::string(kDefaultTenant)));
 
-  // The tenant every request acts as (until authentication exists).
+  // The tenant requests act as.
   const TenantId& tenant() const { return tenant_; }
+
+  // These commands acting for one authenticated caller: objects of
+  // `tenant`, events recorded with `actor` (the token id), and, when
+  // `cluster_wide`, every tenant's events and the hosts' usage. Cheap: a
+  // copy of references and options.
+  Commands As(const TenantId& tenant, std::string actor,
+              bool cluster_wide) const;
+
+  // ---- API tokens (operators) ----
+  // Creates a token for `tenant` with `role` (operator, tenant-admin or
+  // tenant-reader); the secret is returned once and only its digest kept.
+  // Not idempotent: a replayed response would have to store the secret.
+  [[nodiscard]] absl::StatusOr<TokenView> CreateToken(
+      const std::string& request_id, const std::string& tenant,
+      const std::string& role, const std::string& description);
+  [[nodiscard]] absl::StatusOr<std::vector<TokenView>> ListTokens();
+  [[nodiscard]] absl::StatusOr<TokenView> RevokeToken(
+      const std::string& request_id, const std::string& id);
+  // The active token whose secret is `secret`; UNAUTHENTICATED otherwise
+  // (unknown, malformed or revoked, without saying which).
+  [[nodiscard]] absl::StatusOr<store::ApiTokenRow> Authenticate(
+      absl::string_view secret);
 
   // ---- Hosts (cluster-scoped) ----
   [[nodiscard]] absl::StatusOr<Written> CreateHost(
@@ -449,6 +479,8 @@ class Commands {
   Clock& clock_;
   const CommandsOptions options_;
   const TenantId tenant_;
+  std::string actor_ = "api";
+  bool cluster_wide_ = true;
 };
 
 // Validation and views shared by the commands_*.cc files.

@@ -236,7 +236,9 @@ absl::StatusOr<UsageView> Commands::Usage() {
   for (auto& c : u.containers) {
     if (c.tenant == tenant_) v.containers.push_back(std::move(c));
   }
-  for (auto& [name, h] : hosts) v.hosts.push_back(std::move(h));
+  if (cluster_wide_) {
+    for (auto& [name, h] : hosts) v.hosts.push_back(std::move(h));
+  }
   return v;
 }
 
@@ -315,8 +317,9 @@ absl::StatusOr<std::vector<store::Event>> Commands::ListEvents(
   q.limit = f.limit;
   q.kind = f.kind;
   q.name = f.name;
-  // Hosts' events are cluster-wide (no tenant); with one tenant everything
-  // is visible. Issue 11 filters by the caller's tenant here.
+  // A tenant's caller sees its own events only; hosts' events (no tenant)
+  // and other tenants' are for operators.
+  if (!cluster_wide_) q.tenant = tenant_;
   return store_.EventsSince(q);
 }
 

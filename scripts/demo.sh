@@ -18,6 +18,8 @@ LISTEN="${NEST_LISTEN:-127.0.0.1:7443}"
 HTTP_LISTEN="${NEST_HTTP_LISTEN:-127.0.0.1:7444}"
 BIN="$NEST_ROOT/build/tools"
 NESTCTL=("$BIN/nestctl" --server "$LISTEN")
+# nestd writes its operator token there at first start; nestctl reads it.
+export NEST_TOKEN_FILE="$STATE_DIR/operator.token"
 LOG="$STATE_DIR.nestd.log"
 
 phase "install packages" scripts/install-deps.sh

@@ -13,6 +13,8 @@ PACKAGES=(
   protobuf-compiler libsqlite3-dev libspdlog-dev doctest-dev libxml2-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev
   libvirt-dev libssl-dev zlib1g-dev
+  # the openssl CLI makes the TLS tests' throwaway certificates
+  openssl
   # hypervisor and guest tooling
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
   crun busybox-static skopeo umoci cpio zstd kmod e2fsprogs

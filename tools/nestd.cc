@@ -53,8 +53,21 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", cfg.state_dir,
                  "state, images and VM files (QEMU must be able to read it)")
       ->capture_default_str();
-  app.add_option("--listen", cfg.listen, "gRPC listen address")
+  app.add_option("--listen", cfg.listen,
+                 "gRPC listen address; off loopback it needs --tls-cert and "
+                 "--tls-key (or --insecure)")
       ->capture_default_str();
+  app.add_option("--tls-cert", cfg.tls.cert,
+                 "PEM certificate (chain) for TLS on the gRPC port; needs "
+                 "--tls-key");
+  app.add_option("--tls-key", cfg.tls.key,
+                 "PEM private key of --tls-cert (unencrypted)");
+  app.add_option("--client-ca", cfg.tls.client_ca,
+                 "PEM CA certificate(s): mutual TLS, every client must present "
+                 "a certificate they signed; needs --tls-cert");
+  app.add_flag("--insecure", cfg.insecure,
+               "allow plaintext gRPC on a non-loopback --listen address "
+               "(anyone on the network can read and forge API calls)");
   app.add_option("--accel", accel, "auto|kvm|tcg")->capture_default_str();
   app.add_option("--http-listen", cfg.http_listen,
                  "HTTP address of /metrics; empty: none")

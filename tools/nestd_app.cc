@@ -1,5 +1,6 @@
 #include "tools/nestd_app.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -58,6 +59,48 @@ absl::StatusOr<std::string> ReadTokenDigest(const std::string& path) {
                      " must be at least 16 characters, got ", token.size()));
   }
   return Sha256Hex(token);
+}
+
+// The first start creates an operator token for the default tenant, prints
+// it once and keeps it in <state>/operator.token (0600, root's) so that
+// nestctl on this machine finds it; later starts only say where it is.
+absl::Status EnsureOperatorToken(control::Commands& commands,
+                                 const std::string& state_dir) {
+  NEST_ASSIGN_OR_RETURN(auto tokens, commands.ListTokens());
+  std::string path = state_dir + "/operator.token";
+  for (const auto& t : tokens) {
+    if (t.token.role == "operator" &&
+        t.token.revoked_at == absl::InfinitePast()) {
+      spdlog::info("API tokens: {} (operator token of the first start in {})",
+                   tokens.size(), path);
+      return absl::OkStatus();
+    }
+  }
+  NEST_ASSIGN_OR_RETURN(
+      control::TokenView t,
+      commands.CreateToken("", std::string(control::kDefaultTenant),
+                           "operator", "created by nestd at first start"));
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  std::string line = t.secret + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) ==
+                static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
+  // On stdout: the log (stderr) stays one format, JSON lines included.
+  std::fprintf(stdout,
+               "\noperator token %s (shown once; also in %s):\n  %s\n"
+               "nestctl on this machine reads that file; elsewhere use "
+               "NEST_TOKEN=... or --token\n\n",
+               t.token.id.c_str(), path.c_str(), t.secret.c_str());
+  std::fflush(stdout);
+  return absl::OkStatus();
 }
 
 std::string SelfDir() {
@@ -212,7 +255,31 @@ absl::Status TearDownDev(const DaemonConfig& cfg) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The start-up line's word on the API transport.
+std::string TransportNote(const DaemonConfig& cfg, api::Transport t) {
+  switch (t) {
+    case api::Transport::kPlaintext:
+      return cfg.insecure ? "plaintext, --insecure"
+                          : "plaintext: loopback only, for this machine";
+    case api::Transport::kTls:
+      return "TLS";
+    case api::Transport::kMutualTls:
+      return absl::StrCat("mutual TLS: clients need a certificate from ",
+                          cfg.tls.client_ca);
+  }
+  return "";
+}
+
+}  // namespace
+
 absl::Status RunDaemon(const DaemonConfig& cfg) {
+  // Flag and certificate mistakes surface before any state is touched.
+  NEST_ASSIGN_OR_RETURN(api::Transport transport,
+                        api::CheckTransport(cfg.listen, cfg.tls, cfg.insecure));
+  NEST_ASSIGN_OR_RETURN(auto api_credentials,
+                        api::LoadServerCredentials(cfg.tls));
   sigset_t stop_signals = BlockStopSignals();
   NEST_RETURN_IF_ERROR(MakeDir(cfg.state_dir));
   Clock& clock = RealClock();
@@ -276,9 +343,11 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
   cmd_opts.metrics = &control_metrics;
   cmd_opts.usage = &usage;
   control::Commands commands(*store, &controller, *images, clock, cmd_opts);
+  NEST_RETURN_IF_ERROR(EnsureOperatorToken(commands, cfg.state_dir));
   api::Services services = api::MakeServices(commands);
   api::ServerOptions sopts;
   sopts.listen_address = cfg.listen;
+  sopts.credentials = api_credentials;
   sopts.metrics = &api_metrics;
   NEST_ASSIGN_OR_RETURN(auto server, api::StartServer(sopts, services.raw()));
   std::unique_ptr<api::HttpServer> http;
@@ -298,12 +367,17 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
   controller.Start();
   usage.Start();
 
-  spdlog::info(
-      "nestd {}: state in {}, API on {} (plaintext: --dev is for "
-      "this machine only)",
-      cfg.sim_hosts > 0 ? absl::StrCat("--sim ", cfg.sim_hosts)
-                        : std::string("--dev"),
-      cfg.state_dir, cfg.listen);
+  spdlog::info("nestd {}: state in {}, API on {} ({})",
+               cfg.sim_hosts > 0 ? absl::StrCat("--sim ", cfg.sim_hosts)
+                                 : std::string("--dev"),
+               cfg.state_dir, cfg.listen, TransportNote(cfg, transport));
+  if (transport == api::Transport::kPlaintext && cfg.insecure) {
+    spdlog::warn(
+        "--insecure: the API is served in PLAINTEXT on {}; anyone on the "
+        "network path can read and forge API calls, bearer tokens included. "
+        "Give --tls-cert and --tls-key to fix this.",
+        cfg.listen);
+  }
   spdlog::info(
       "try: nestctl apply -f examples/demo.yaml && nestctl get "
       "containers");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "api/tls.h"
 #include "core/status.h"
 #include "images/guest/initramfs.h"
 #include "vmm/driver.h"
@@ -16,6 +17,10 @@ struct DaemonConfig {
   int sim_hosts = 0;
   std::string state_dir = "/var/lib/nest";
   std::string listen = "127.0.0.1:7443";
+  // TLS on the API port (--tls-cert/--tls-key/--client-ca); none means
+  // plaintext, refused off loopback unless `insecure` (--insecure).
+  api::TlsFiles tls;
+  bool insecure = false;
   vmm::Accel accel = vmm::Accel::kAuto;
   // /metrics (and /healthz); empty: no HTTP port.
   std::string http_listen = "127.0.0.1:7444";

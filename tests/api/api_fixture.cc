@@ -24,6 +24,7 @@ ApiFixture::ApiFixture(ApiFixtureOptions options) {
       *store, controller.get(), images, clock, options.commands);
   ServiceOptions so;
   so.watch_poll = absl::Milliseconds(50);
+  so.auth = options.auth;
   services = MakeServices(*commands, so);
   ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";

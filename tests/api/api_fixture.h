@@ -34,6 +34,9 @@ struct TempDir {
 struct ApiFixtureOptions {
   bool controller = true;
   control::CommandsOptions commands;
+  // The services tests act as an operator without tokens; the auth tests
+  // use real tokens.
+  AuthMode auth = AuthMode::kTrustAll;
 };
 
 class ApiFixture {

@@ -18,6 +18,7 @@
 #include "nest/v1/host.grpc.pb.h"
 #include "nest/v1/image.grpc.pb.h"
 #include "nest/v1/placement.grpc.pb.h"
+#include "nest/v1/token.grpc.pb.h"
 #include "nest/v1/vm.grpc.pb.h"
 #include "nest/v1/vm_group.grpc.pb.h"
 #include "nest/v1/workload.grpc.pb.h"

@@ -1,15 +1,14 @@
 #include "api/server.h"
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
-#include <future>
 #include <string>
 #include <vector>
 
 #include "api/services_internal.h"
 #include "doctest/doctest.h"
+#include "tests/api/health_check.h"
 
 namespace nest::api {
 namespace {
@@ -38,30 +37,6 @@ TEST_CASE("a bad listen address is a clear error") {
   CHECK(server.status().code() == absl::StatusCode::kUnavailable);
   CHECK(std::string(server.status().message()).find("203.0.113.1:1") !=
         std::string::npos);
-}
-
-// grpc.health.v1.Health/Check by hand (no health stubs are generated): the
-// empty HealthCheckRequest asks about the whole server.
-grpc::Status HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
-                         std::string* reply) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::Slice empty(std::string{});
-  grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
-                 &request, &response,
-                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
-  grpc::Status s = done.get_future().get();
-  std::vector<grpc::Slice> slices;
-  if (s.ok() && response.Dump(&slices).ok()) {
-    for (const auto& slice : slices) {
-      reply->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-  }
-  return s;
 }
 
 TEST_CASE("the gRPC health service answers SERVING") {

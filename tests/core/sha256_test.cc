@@ -1,9 +1,11 @@
 #include "core/sha256.h"
+#include "core/secure_random.h"
 
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 
 #include "doctest/doctest.h"
@@ -62,6 +64,19 @@ TEST_CASE("digest strings: validation names the field") {
     CHECK(absl::IsInvalidArgument(st));
     CHECK(st.message().find("image.digest") != std::string::npos);
   }
+}
+
+TEST_CASE("secure random hex: length, alphabet, no repeats") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) {
+    auto h = SecureRandomHex(16);
+    REQUIRE(h.ok());
+    CHECK(h->size() == 32);
+    CHECK(h->find_first_not_of("0123456789abcdef") == std::string::npos);
+    seen.insert(*h);
+  }
+  CHECK(seen.size() == 100);
+  CHECK_FALSE(SecureRandomHex(0).ok());
 }
 
 }  // namespace

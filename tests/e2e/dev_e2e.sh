@@ -19,6 +19,8 @@ RESTORED="$WORK/restored"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ADDR="127.0.0.1:$PORT"
 CTL=("$BIN/nestctl" --server "$ADDR")
+# The operator token of the first start; the restored state holds it too.
+export NEST_TOKEN_FILE="$STATE/operator.token"
 NESTD_PID=""
 
 fail() { echo "dev_e2e: FAIL: $*" >&2; exit 1; }

@@ -13,8 +13,9 @@ fail() { echo "nestd_json_log_test: FAIL: $*" >&2; cat "$T/log" >&2 || true; exi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 ADDR="127.0.0.1:$(free_port)"
+export NEST_TOKEN_FILE="$T/state/operator.token"
 "$NESTD" --sim 1 --state-dir "$T/state" --listen "$ADDR" \
-  --http-listen "127.0.0.1:$(free_port)" --log-format json >"$T/log" 2>&1 &
+  --http-listen "127.0.0.1:$(free_port)" --log-format json >"$T/out" 2>"$T/log" &
 PID=$!
 for _ in $(seq 1 100); do
   "$NESTCTL" --server "$ADDR" get hosts >/dev/null 2>&1 && break
@@ -36,6 +37,7 @@ YAML
 kill "$PID"
 wait "$PID" || true
 PID=""
+grep -q "operator token tok-" "$T/out" || fail "the operator token was not printed"
 python3 - "$T/log" <<'PY' || fail "log is not JSON lines with typed fields"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
