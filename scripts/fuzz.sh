@@ -48,8 +48,10 @@ for corpus in "$NEST_ROOT"/fuzz/corpus/*/; do
   cp "$corpus"/* "$work/$name/corpus/"
   out="$work/$name.log"
   rc=0
+  # timeout: libFuzzer's own out-of-memory report can hang; CI must not.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    timeout -k 10 $((seconds + 60)) \
     "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$work/$name/" \
       "$work/$name/corpus" >"$out" 2>&1 || rc=$?
