@@ -60,7 +60,8 @@ std::string Prop(xmlNodePtr n, const char* name) {
   return s;
 }
 
-// The input is one field a line, in the order below; a missing line is an
+// The input is one field a line, in the order below (so no field holds a
+// newline; tests/vmm/domain_xml_test.cc covers those); a missing line is an
 // empty field. An empty disk path means no disk, an empty bridge no NIC.
 // Whatever follows the last field is fed to ParseMetadataXml as raw XML.
 struct Input {
