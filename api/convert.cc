@@ -200,6 +200,7 @@ control::WorkloadSpecInput FromProto(const v1::WorkloadSpec& s) {
   in.command.assign(s.command().begin(), s.command().end());
   in.args.assign(s.args().begin(), s.args().end());
   for (const auto& [k, v] : s.env()) in.env[k] = v;
+  for (const auto& [k, v] : s.secret_env()) in.secret_env[k] = v;
   in.cpu = s.resources().cpu();
   in.memory = s.resources().memory();
   in.disk = s.resources().disk();
@@ -315,7 +316,11 @@ v1::WorkloadSpec SpecOf(const store::Workload& w) {
   for (const auto& c : w.command) s.add_command(c);
   for (const auto& a : w.args) s.add_args(a);
   for (const auto& e : w.env) {
-    (*s.mutable_env())[e.name] = e.secret ? "<secret>" : e.value;
+    if (e.secret) {
+      (*s.mutable_secret_env())[e.name] = std::string(control::kSecretShown);
+    } else {
+      (*s.mutable_env())[e.name] = e.value;
+    }
   }
   s.mutable_resources()->set_cpu(FormatMilliCpu(w.requests.milli_cpu()));
   s.mutable_resources()->set_memory(FormatMiB(w.requests.memory_mib()));

@@ -232,11 +232,14 @@ std::vector<FieldViolation> ValidateWorkload(
   CheckCpu("spec.resources.cpu", s.resources().cpu(), &out);
   CheckSize("spec.resources.memory", s.resources().memory(), &out);
   CheckSize("spec.resources.disk", s.resources().disk(), &out);
-  for (const auto& [key, value] : s.env()) {
-    if (!IsEnvName(key)) {
-      out.push_back({absl::StrCat("spec.env.", key),
-                     "must be a variable name of letters, digits and '_' "
-                     "not starting with a digit"});
+  for (const auto* vars : {&s.env(), &s.secret_env()}) {
+    const char* field = vars == &s.env() ? "spec.env." : "spec.secret_env.";
+    for (const auto& [key, value] : *vars) {
+      if (!IsEnvName(key)) {
+        out.push_back({absl::StrCat(field, key),
+                       "must be a variable name of letters, digits and '_' "
+                       "not starting with a digit"});
+      }
     }
   }
   for (int i = 0; i < s.ports_size(); ++i) {

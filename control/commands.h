@@ -43,6 +43,8 @@
 namespace nest::control {
 
 inline constexpr absl::string_view kDefaultTenant = "default";
+// What reads show instead of a secret env value.
+inline constexpr absl::string_view kSecretShown = "<secret>";
 
 // Identity and guard of one mutation, from the request's WriteOptions.
 struct WriteMeta {
@@ -105,6 +107,8 @@ struct WorkloadSpecInput {
   std::vector<std::string> command;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
+  // Write-only variables; kSecretShown as a value keeps the stored one.
+  std::map<std::string, std::string> secret_env;
   std::string cpu;     // "100m"
   std::string memory;  // "32Mi"
   std::string disk;    // empty: none
@@ -495,6 +499,10 @@ namespace commands_internal {
                                             absl::string_view prefix,
                                             FieldErrors& errors);
 absl::Status ValidateHostUri(absl::string_view field, absl::string_view uri);
+// INVALID_ARGUMENT for a secret whose value is the "<secret>" placeholder
+// in a workload that has no stored value to keep (a create).
+absl::Status RejectSecretPlaceholders(const store::Workload& w,
+                                      absl::string_view prefix);
 
 absl::StatusOr<HostView> ViewHost(store::ReadTx& tx, const store::Host& h);
 absl::StatusOr<GroupView> ViewGroup(store::ReadTx& tx, const store::VmGroup& g);

@@ -217,28 +217,43 @@ store::Workload BuildWorkload(const TenantId& tenant, const std::string& name,
   CheckStrings(errors, spec + "args", in.args);
   w.command = in.command;
   w.args = in.args;
-  if (static_cast<int64_t>(in.env.size()) > kMaxListItems) {
-    errors.Add(spec + "env", absl::StrCat("at most ", kMaxListItems,
-                                          " variables, got ", in.env.size()));
+  if (static_cast<int64_t>(in.env.size() + in.secret_env.size()) >
+      kMaxListItems) {
+    errors.Add(spec + "env",
+               absl::StrCat("at most ", kMaxListItems,
+                            " variables (env and secret_env), got ",
+                            in.env.size() + in.secret_env.size()));
   }
-  for (const auto& [k, v] : in.env) {
-    bool ok = !k.empty() && k.size() <= 255 &&
-              !absl::ascii_isdigit(static_cast<unsigned char>(k[0]));
-    for (char c : k) {
-      ok = ok &&
-           (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_');
+  for (const auto& [k, v] : in.secret_env) {
+    if (in.env.count(k)) {
+      errors.Add(absl::StrCat(spec, "secret_env[", QuoteForMessage(k), "]"),
+                 "is also in env; a variable is either secret or not");
     }
-    if (!ok) {
-      errors.Add(absl::StrCat(spec, "env[", QuoteForMessage(k), "]"),
-                 "variable names must be 1-255 characters of [A-Za-z0-9_] "
-                 "not starting with a digit");
-    }
-    if (v.size() > 32768 || v.find('\0') != std::string::npos) {
-      errors.Add(absl::StrCat(spec, "env[", QuoteForMessage(k), "]"),
-                 "values must be at most 32768 bytes without NUL characters");
-    }
-    w.env.push_back({k, v, false});
   }
+  auto add_env = [&](const std::map<std::string, std::string>& vars,
+                     bool secret) {
+    const char* field = secret ? "secret_env[" : "env[";
+    for (const auto& [k, v] : vars) {
+      bool ok = !k.empty() && k.size() <= 255 &&
+                !absl::ascii_isdigit(static_cast<unsigned char>(k[0]));
+      for (char c : k) {
+        ok = ok &&
+             (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_');
+      }
+      if (!ok) {
+        errors.Add(absl::StrCat(spec, field, QuoteForMessage(k), "]"),
+                   "variable names must be 1-255 characters of [A-Za-z0-9_] "
+                   "not starting with a digit");
+      }
+      if (v.size() > 32768 || v.find('\0') != std::string::npos) {
+        errors.Add(absl::StrCat(spec, field, QuoteForMessage(k), "]"),
+                   "values must be at most 32768 bytes without NUL characters");
+      }
+      w.env.push_back({k, v, secret});
+    }
+  };
+  add_env(in.env, false);
+  add_env(in.secret_env, true);
   if (in.cpu.empty()) {
     errors.Add(spec + "resources.cpu",
                "is required: the CPU request, such as \"100m\" or \"1\"");
@@ -325,7 +340,15 @@ void CopyWorkloadSpec(const store::Workload& from, store::Workload& to) {
   to.image = from.image;
   to.command = from.command;
   to.args = from.args;
-  to.env = from.env;
+  // A secret sent back as it reads ("<secret>") keeps its stored value.
+  std::vector<store::EnvVar> env = from.env;
+  for (auto& e : env) {
+    if (!e.secret || e.value != kSecretShown) continue;
+    for (const auto& old : to.env) {
+      if (old.secret && old.name == e.name) e.value = old.value;
+    }
+  }
+  to.env = std::move(env);
   to.requests = from.requests;
   to.replicas = from.replicas;
   to.restart_policy = from.restart_policy;
@@ -368,6 +391,15 @@ std::vector<std::string> DiffWorkloads(const store::Workload& a,
   DiffField(d, "command", Quoted(a.command), Quoted(b.command));
   DiffField(d, "args", Quoted(a.args), Quoted(b.args));
   DiffField(d, "env", EnvText(a.env), EnvText(b.env));
+  // Secret values never appear, but a changed one must still be a change.
+  for (const auto& nb : b.env) {
+    for (const auto& na : a.env) {
+      if (na.secret && nb.secret && na.name == nb.name &&
+          na.value != nb.value) {
+        d.push_back(absl::StrCat("secret_env.", nb.name, ": changed"));
+      }
+    }
+  }
   DiffField(d, "resources.cpu", FormatMilliCpu(a.requests.milli_cpu()),
             FormatMilliCpu(b.requests.milli_cpu()));
   DiffField(d, "resources.memory", FormatMiB(a.requests.memory_mib()),
@@ -387,6 +419,21 @@ std::vector<std::string> DiffWorkloads(const store::Workload& a,
   DiffField(d, "max_unavailable", absl::StrCat(a.max_unavailable),
             absl::StrCat(b.max_unavailable));
   return d;
+}
+
+absl::Status RejectSecretPlaceholders(const store::Workload& w,
+                                      absl::string_view prefix) {
+  FieldErrors errors;
+  for (const auto& e : w.env) {
+    if (e.secret && e.value == kSecretShown) {
+      errors.Add(absl::StrCat(prefix, "spec.secret_env[",
+                              QuoteForMessage(e.name), "]"),
+                 absl::StrCat("\"", kSecretShown,
+                              "\" keeps a stored value, but this workload has "
+                              "none yet: give the value"));
+    }
+  }
+  return errors.ToStatus();
 }
 
 }  // namespace nest::control::commands_internal

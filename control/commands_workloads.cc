@@ -100,6 +100,7 @@ absl::StatusOr<Written> Commands::CreateWorkload(
   FieldErrors errors;
   store::Workload w = BuildWorkload(tenant_, name, spec, "", errors);
   NEST_RETURN_IF_ERROR(errors.ToStatus());
+  NEST_RETURN_IF_ERROR(RejectSecretPlaceholders(w, ""));
   return Mutate(m, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
     FieldErrors refs;
     CheckWorkloadRefs(tx, images_, w, {}, "", refs);
@@ -278,6 +279,8 @@ absl::StatusOr<Written> Commands::Apply(
         if (!cur.ok() && !absl::IsNotFound(cur.status())) return cur.status();
         if (!cur.ok()) {
           ch.action = ApplyAction::kCreate;
+          NEST_RETURN_IF_ERROR(RejectSecretPlaceholders(
+              workloads[i], absl::StrCat("objects[", i, "].workload.")));
           if (!dry_run) {
             NEST_ASSIGN_OR_RETURN(auto g,
                                   tx.CreateGroup(groups[i], {"Applied", ""}));
@@ -310,6 +313,8 @@ absl::StatusOr<Written> Commands::Apply(
         if (!cur.ok() && !absl::IsNotFound(cur.status())) return cur.status();
         if (!cur.ok()) {
           ch.action = ApplyAction::kCreate;
+          NEST_RETURN_IF_ERROR(RejectSecretPlaceholders(
+              workloads[i], absl::StrCat("objects[", i, "].workload.")));
           if (!dry_run) {
             NEST_ASSIGN_OR_RETURN(
                 auto w, tx.CreateWorkload(workloads[i], {"Applied", ""}));

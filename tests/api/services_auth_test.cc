@@ -288,5 +288,76 @@ TEST_CASE("every mutation's event names the token that made it") {
   CHECK(found);
 }
 
+TEST_CASE("secret env values are write-only") {
+  World w;
+  REQUIRE(w.CreateHost("h1").ok());
+  REQUIRE(w.CreateGroup("web", GroupSpec()).ok());
+  v1::WorkloadSpec spec = WorkSpec();
+  (*spec.mutable_env())["MODE"] = "prod";
+  (*spec.mutable_secret_env())["DB_PASSWORD"] = "hunter2-very-secret";
+  REQUIRE(w.CreateWorkload("app", spec).ok());
+  v1::Workload got = w.GetWorkload("app");
+  CHECK(got.spec().env().at("MODE") == "prod");
+  CHECK(got.spec().secret_env().at("DB_PASSWORD") == "<secret>");
+  CHECK(got.spec().env().count("DB_PASSWORD") == 0);
+
+  auto apply = [&](const v1::WorkloadSpec& s, v1::ApplyResponse* resp) {
+    Ctx ctx;
+    v1::ApplyRequest req;
+    auto* o = req.add_objects();
+    o->mutable_workload()->set_name("app");
+    *o->mutable_workload()->mutable_spec() = s;
+    return w.c.workloads->Apply(&ctx, req, resp);
+  };
+  // What a read returns, applied back: unchanged, the value kept.
+  v1::ApplyResponse resp;
+  REQUIRE(apply(got.spec(), &resp).ok());
+  REQUIRE(resp.changes_size() == 1);
+  CHECK(resp.changes(0).action() == v1::APPLY_ACTION_UNCHANGED);
+  // A new value is a change whose diff does not show it.
+  v1::WorkloadSpec changed = got.spec();
+  (*changed.mutable_secret_env())["DB_PASSWORD"] = "correct-horse";
+  REQUIRE(apply(changed, &resp).ok());
+  CHECK(resp.changes(0).action() == v1::APPLY_ACTION_UPDATE);
+  std::string diff;
+  for (const auto& d : resp.changes(0).diff()) diff += d + "\n";
+  CHECK(diff.find("secret_env.DB_PASSWORD: changed") != std::string::npos);
+
+  // No event and no read anywhere carries either value.
+  Ctx ctx;
+  v1::ListEventsRequest req;
+  req.set_limit(10000);
+  v1::ListEventsResponse events;
+  REQUIRE(w.c.events->ListEvents(&ctx, req, &events).ok());
+  std::string all = events.DebugString() + w.GetWorkload("app").DebugString();
+  CHECK(all.find("hunter2") == std::string::npos);
+  CHECK(all.find("correct-horse") == std::string::npos);
+  // The stored value is the new one (the agent gets it from there).
+  auto stored = w.f.store->Read([](store::ReadTx& tx) -> absl::Status {
+    NEST_ASSIGN_OR_RETURN(
+        auto wl, tx.GetWorkload(TenantId("default"), WorkloadId("app")));
+    for (const auto& e : wl.env) {
+      if (e.name == "DB_PASSWORD" && e.secret && e.value == "correct-horse") {
+        return absl::OkStatus();
+      }
+    }
+    return absl::NotFoundError("secret not stored");
+  });
+  CHECK(stored.ok());
+
+  // "<secret>" for a workload that has no stored value: refused.
+  v1::WorkloadSpec fresh = WorkSpec();
+  (*fresh.mutable_secret_env())["TOKEN"] = "<secret>";
+  grpc::Status s = w.CreateWorkload("other", fresh);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Fields(s).count("spec.secret_env[\"TOKEN\"]") == 1);
+  // The same name in env and secret_env: refused.
+  v1::WorkloadSpec both = WorkSpec();
+  (*both.mutable_env())["X"] = "1";
+  (*both.mutable_secret_env())["X"] = "2";
+  CHECK(w.CreateWorkload("both", both).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace nest::api::testing
