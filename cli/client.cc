@@ -85,12 +85,23 @@ absl::Status ExplainTransportError(const absl::Status& status,
   absl::string_view m = status.message();
   // Nothing listens: TLS settings are not the problem.
   if (absl::StrContains(m, "Connection refused")) return status;
-  absl::string_view hint =
-      options.tls_ca.empty()
-          ? " (if nestd serves TLS, give --tls-ca, and --tls-cert/--tls-key "
-            "if it requires client certificates)"
-          : " (TLS handshake failed? check --tls-ca, and --tls-cert/--tls-key "
-            "if nestd requires client certificates)";
+  absl::string_view hint;
+  if (options.tls_ca.empty()) {
+    hint =
+        " (if nestd serves TLS, give --tls-ca, and --tls-cert/--tls-key if it "
+        "requires client certificates)";
+  } else if (absl::StrContains(m, "wrong version number")) {
+    // OpenSSL's word for a peer that answered the hello in plaintext.
+    hint = " (nestd does not serve TLS on this address: drop --tls-ca)";
+  } else if (absl::StrContains(m, "not in peer certificate")) {
+    hint =
+        " (nestd's certificate does not name this host: connect by a name "
+        "it carries or give --tls-server-name)";
+  } else {
+    hint =
+        " (TLS handshake failed? check --tls-ca, and --tls-cert/--tls-key if "
+        "nestd requires client certificates)";
+  }
   absl::Status out(status.code(), absl::StrCat(m, hint));
   status.ForEachPayload([&out](absl::string_view url, const absl::Cord& p) {
     out.SetPayload(url, p);

@@ -52,6 +52,19 @@ TEST_CASE("an unavailable server gets a TLS hint unless nothing listens") {
   CHECK(absl::StrContains(m, "TLS handshake failed? check --tls-ca"));
   CHECK(absl::StartsWith(m, "server unavailable: closed ("));
 
+  // OpenSSL's words for a plaintext server and for a name mismatch.
+  m = std::string(
+      ExplainTransportError(
+          absl::UnavailableError("Ssl handshake failed: wrong version number"),
+          tls)
+          .message());
+  CHECK(absl::StrContains(m, "does not serve TLS on this address"));
+  m = std::string(
+      ExplainTransportError(
+          absl::UnavailableError("Peer name x is not in peer certificate"), tls)
+          .message());
+  CHECK(absl::StrContains(m, "--tls-server-name"));
+
   absl::Status refused = absl::UnavailableError(
       "server unavailable: failed to connect: Connection refused");
   CHECK(ExplainTransportError(refused, tls) == refused);

@@ -19,6 +19,8 @@ fail() { echo "nestd_tls_test: FAIL: $*" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 bash "$MAKE_CERTS" "$T/pki" >/dev/null
+# nestctl authenticates with the operator token nestd writes at first start.
+export NEST_TOKEN_FILE="$T/state/operator.token"
 C="$T/pki"
 echo "garbage" >"$T/garbage.pem"
 
@@ -78,7 +80,7 @@ bad() {
 start
 grep -q "API on $ADDR (plaintext: loopback only" "$T/log" || { cat "$T/log"; fail "no plaintext note at start-up"; }
 ok
-bad "check --tls-ca" --tls-ca "$C/ca.pem"
+bad "does not serve TLS on this address" --tls-ca "$C/ca.pem"
 stop
 
 # --insecure: plaintext off loopback, with a loud warning.
@@ -94,7 +96,7 @@ NEST_TLS_CA="$C/ca.pem" ok
 ok --tls-ca "$C/ca.pem" --tls-server-name localhost
 bad "give --tls-ca"
 bad "check --tls-ca" --tls-ca "$C/other-ca.pem"
-bad "check --tls-ca" --tls-ca "$C/ca.pem" --tls-server-name nest.example.com
+bad "give --tls-server-name" --tls-ca "$C/ca.pem" --tls-server-name nest.example.com
 stop
 
 # Mutual TLS: a client certificate from --client-ca, or no connection.
