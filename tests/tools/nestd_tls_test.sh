@@ -49,8 +49,11 @@ refused --tls-cert "$C/server.pem" --tls-key "$C/server.key" --client-ca "$T/gar
 # its start-up line is logged.
 start() {
   ADDR="127.0.0.1:$(free_port)"
+  # Emptied here, not by the child's redirection, which may come after the
+  # first grep below and let it see the previous run's line.
+  : >"$T/log"
   "$NESTD" --sim 1 --state-dir "$T/state" --listen "${LISTEN:-$ADDR}" \
-    --http-listen 127.0.0.1:0 "$@" >"$T/log" 2>&1 &
+    --http-listen 127.0.0.1:0 "$@" >>"$T/log" 2>&1 &
   PID=$!
   for _ in $(seq 1 100); do
     grep -q "API on" "$T/log" && return 0
