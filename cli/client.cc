@@ -83,8 +83,12 @@ absl::Status ExplainTransportError(const absl::Status& status,
                                    const ClientOptions& options) {
   if (status.code() != absl::StatusCode::kUnavailable) return status;
   absl::string_view m = status.message();
-  // Nothing listens: TLS settings are not the problem.
-  if (absl::StrContains(m, "Connection refused")) return status;
+  // Only a failed connection, not an UNAVAILABLE the server answered with;
+  // and when nothing listens, TLS settings are not the problem.
+  if (!absl::StrContains(m, "failed to connect to all addresses") ||
+      absl::StrContains(m, "Connection refused")) {
+    return status;
+  }
   absl::string_view hint;
   if (options.tls_ca.empty()) {
     hint =

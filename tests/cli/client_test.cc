@@ -45,29 +45,39 @@ TEST_CASE("an unavailable server gets a TLS hint unless nothing listens") {
   ClientOptions plain;
   ClientOptions tls;
   tls.tls_ca = "ca.pem";
-  absl::Status closed = absl::UnavailableError("server unavailable: closed");
+  absl::Status closed = absl::UnavailableError(
+      "server unavailable: failed to connect to all addresses; closed");
   std::string m(ExplainTransportError(closed, plain).message());
   CHECK(absl::StrContains(m, "if nestd serves TLS, give --tls-ca"));
   m = std::string(ExplainTransportError(closed, tls).message());
   CHECK(absl::StrContains(m, "TLS handshake failed? check --tls-ca"));
-  CHECK(absl::StartsWith(m, "server unavailable: closed ("));
+  CHECK(absl::StartsWith(
+      m, "server unavailable: failed to connect to all addresses; closed ("));
 
   // OpenSSL's words for a plaintext server and for a name mismatch.
   m = std::string(
       ExplainTransportError(
-          absl::UnavailableError("Ssl handshake failed: wrong version number"),
+          absl::UnavailableError("failed to connect to all addresses; Ssl "
+                                 "handshake failed: wrong version number"),
           tls)
           .message());
   CHECK(absl::StrContains(m, "does not serve TLS on this address"));
   m = std::string(
       ExplainTransportError(
-          absl::UnavailableError("Peer name x is not in peer certificate"), tls)
+          absl::UnavailableError("failed to connect to all addresses; Peer "
+                                 "name x is not in peer certificate"),
+          tls)
           .message());
   CHECK(absl::StrContains(m, "--tls-server-name"));
 
   absl::Status refused = absl::UnavailableError(
-      "server unavailable: failed to connect: Connection refused");
+      "server unavailable: failed to connect to all addresses; last "
+      "error: Connection refused");
   CHECK(ExplainTransportError(refused, tls) == refused);
+  // The server's own UNAVAILABLE (e.g. a host down) is not about TLS.
+  absl::Status answered =
+      absl::UnavailableError("server unavailable: host h1 is not connected");
+  CHECK(ExplainTransportError(answered, tls) == answered);
   absl::Status other = absl::NotFoundError("vm \"x\" not found");
   CHECK(ExplainTransportError(other, tls) == other);
 }
