@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "agent/client.h"
 #include "images/disk.h"
+#include "spdlog/spdlog.h"
 #include "vmm/boot.h"
 #include "vmm/domain_xml.h"
 
@@ -127,6 +129,51 @@ absl::Status OwnDisk(const std::string& path, const vmm::DacLabel& label) {
   return absl::OkStatus();
 }
 
+// A tenant's QEMU has no supplementary groups, so it is not in group kvm:
+// with /dev/kvm root:kvm 0660 every KVM domain of a tenant fails to start
+// ("Could not access KVM kernel module: Permission denied"), while the
+// accel probe, which runs as the qemu.conf user, passes. Said once: TCG
+// hosts do not need /dev/kvm.
+void WarnIfKvmClosedToTenants() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct stat st;
+    if (::stat("/dev/kvm", &st) != 0 || !S_ISCHR(st.st_mode)) return;
+    if ((st.st_mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH)) return;
+    spdlog::warn(
+        "/dev/kvm has mode {}: tenant QEMUs run as their own uids outside "
+        "group kvm and cannot use KVM; make it 0666 on KVM hosts (README, "
+        "host hardening)",
+        Mode(st.st_mode));
+  });
+}
+
+// libvirt gives each domain's own directory under these (monitor socket,
+// master key, agent channel) to the domain's uid, 0750, so a QEMU running
+// as a tenant's uid must pass through them. Debian's package ships them
+// libvirt-qemu's, 0750, which only the shared qemu.conf user can pass
+// (measured: "Unable to read .../domain-N-.../master-key.aes: Permission
+// denied"). Only o+x is added: others may enter by name, never list, and
+// each domain's directory stays its own uid's.
+absl::Status MakeLibvirtDirsSearchable(const std::string& qemu_dir) {
+  if (qemu_dir.empty()) return absl::OkStatus();
+  for (const std::string& dir :
+       {qemu_dir, qemu_dir + "/channel", qemu_dir + "/channel/target"}) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if ((st.st_mode & S_IXOTH) != 0) continue;
+    if (::chmod(dir.c_str(), (st.st_mode & 07777) | S_IXOTH) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir,
+          " must be searchable by others (o+x) for tenant QEMUs, got mode ",
+          Mode(st.st_mode), " and chmod failed: ", strerror(errno)));
+    }
+    spdlog::info("{}: added o+x for tenant QEMUs (was {})", dir,
+                 Mode(st.st_mode));
+  }
+  return absl::OkStatus();
+}
+
 std::string DefaultIdsPath(const std::string& vms_dir) {
   fs::path p = fs::path(vms_dir).lexically_normal();
   if (!p.has_filename()) p = p.parent_path();
@@ -143,7 +190,8 @@ BootSetProvisioner::BootSetProvisioner(std::string kernel_path,
     : kernel_(std::move(kernel_path)),
       initrd_(std::move(initrd_path)),
       vms_dir_(std::move(vms_dir)),
-      files_changed_(std::move(files_changed)) {
+      files_changed_(std::move(files_changed)),
+      libvirt_qemu_dir_(confinement.libvirt_qemu_dir) {
   if (confinement.per_tenant_uids) {
     std::string ids_path = confinement.ids_path.empty()
                                ? DefaultIdsPath(vms_dir_)
@@ -167,6 +215,8 @@ absl::Status BootSetProvisioner::CheckHostPaths() {
     return absl::InternalError(absl::StrCat(
         "cannot make ", vms_dir_, " root's with mode 0711: ", strerror(errno)));
   }
+  WarnIfKvmClosedToTenants();
+  NEST_RETURN_IF_ERROR(MakeLibvirtDirsSearchable(libvirt_qemu_dir_));
   NEST_RETURN_IF_ERROR(CheckDirsDownTo(vms_dir_, *identities_));
   NEST_RETURN_IF_ERROR(CheckSharedFile(kernel_, *identities_));
   if (!initrd_.empty()) {

@@ -35,6 +35,10 @@ struct ConfinementOptions {
   // Where the tenant -> id assignment persists; empty = "tenant-ids" next
   // to `vms_dir` (in the state dir).
   std::string ids_path;
+  // The local libvirtd's qemu state dir: it, channel/ and channel/target
+  // get o+x, so tenant QEMUs reach the per-domain directories libvirt
+  // gives them (Debian ships these 0750). Empty = leave them alone.
+  std::string libvirt_qemu_dir = "/var/lib/libvirt/qemu";
 };
 
 // VmSpecs that boot the guest boot set. Per-VM files lie flat in `vms_dir`
@@ -71,6 +75,7 @@ class BootSetProvisioner : public VmProvisioner {
 
   const std::string kernel_, initrd_, vms_dir_;
   const std::function<void()> files_changed_;
+  const std::string libvirt_qemu_dir_;
   // Null without per-tenant uids.
   std::unique_ptr<TenantIdentities> identities_;
 };

@@ -172,8 +172,20 @@ TEST_CASE(
   REQUIRE_MESSAGE(driver.ok(), driver.status().ToString());
   absl::Time t_setup = absl::Now();
 
+  // A fresh libvirtd makes its qemu state dirs 0755; Debian's package
+  // ships them libvirt-qemu's 0750, which tenant uids cannot pass. Start
+  // from Debian's modes so the provisioner must open them (o+x only).
+  std::string qemu_dir = dir.path() + "/libvirtd/lib/qemu";
+  for (const std::string& d :
+       {qemu_dir, qemu_dir + "/channel", qemu_dir + "/channel/target"}) {
+    fs::create_directories(d);
+    REQUIRE(chmod(d.c_str(), 0750) == 0);
+  }
   std::string vms_dir = dir.path() + "/vms";
-  BootSetProvisioner prov(set->kernel_path, set->initrd_path, vms_dir);
+  ConfinementOptions confinement;
+  confinement.libvirt_qemu_dir = qemu_dir;
+  BootSetProvisioner prov(set->kernel_path, set->initrd_path, vms_dir, nullptr,
+                          confinement);
   Guard guard{driver->get(), {}};
   std::vector<Tenant> tenants(2);
   const char* names[] = {"tenant-a", "tenant-b"};
@@ -246,6 +258,8 @@ TEST_CASE(
   CHECK(OpenAs(b.qemu, b.spec.initrd_path, O_WRONLY) == EACCES);
 
   struct stat st;
+  REQUIRE(stat(qemu_dir.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0751);
   REQUIRE(stat(b_disk.c_str(), &st) == 0);
   CHECK(st.st_uid == b.spec.dac_label->uid);
   CHECK(st.st_gid == b.spec.dac_label->gid);
@@ -280,7 +294,10 @@ TEST_CASE("e2e: the provisioner refuses a boot set tenant uids could change") {
   store::Vm vm;
   vm.id = VmId("refused");
   vm.tenant = TenantId("tenant-a");
-  BootSetProvisioner prov(kernel, initrd, dir.path() + "/vms");
+  ConfinementOptions confinement;
+  confinement.libvirt_qemu_dir.clear();  // not this test's business
+  BootSetProvisioner prov(kernel, initrd, dir.path() + "/vms", nullptr,
+                          confinement);
 
   auto check = [&](const std::string& expected) {
     absl::Status s = prov.Prepare(vm, SmallGroup()).status();
