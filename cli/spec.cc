@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +15,8 @@
 #include "cli/proto_doc.h"
 #include "core/resources.h"
 #include "core/validate.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/parser.h"
 #include "yaml-cpp/yaml.h"
 
 namespace nest::cli {
@@ -313,8 +316,51 @@ std::string NameOf(const nest::v1::ApplyObject& object) {
   return object.has_group() ? object.group().name() : object.workload().name();
 }
 
+namespace {
+
+// Discards parse events; only the number of documents matters.
+class CountingHandler : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+bool YamlStreamEnds(absl::string_view text) {
+  std::stringstream in{std::string(text)};
+  CountingHandler handler;
+  try {
+    YAML::Parser parser(in);
+    for (size_t docs = 0; parser.HandleNextDocument(handler); ++docs) {
+      if (docs > text.size() + 1) return false;
+    }
+  } catch (const YAML::Exception&) {
+    // A syntax error ends the stream; ParseSpec reports it.
+  }
+  return true;
+}
+
 absl::StatusOr<std::vector<nest::v1::ApplyObject>> ParseSpec(
     absl::string_view text, absl::string_view source) {
+  // yaml-cpp 0.7's LoadAll never returns on some malformed streams (one
+  // starting with ",": yaml-cpp issue 1040), allocating until killed.
+  if (!YamlStreamEnds(text)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     ": invalid YAML: the document stream does not end (is the "
+                     "file YAML?)"));
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(text));

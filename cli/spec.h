@@ -27,6 +27,11 @@ inline constexpr absl::string_view kKindWorkload = "Workload";
 // description = what was expected and where ("..., got \"x\" (document 2,
 // Workload hello, line 14)"). A YAML syntax error is one line naming the
 // document, line and column.
+// False when yaml-cpp would never finish reading `text` as a document
+// stream (more documents than a text of its size can hold); ParseSpec
+// refuses such a text instead of hanging.
+bool YamlStreamEnds(absl::string_view text);
+
 absl::StatusOr<std::vector<nest::v1::ApplyObject>> ParseSpec(
     absl::string_view text, absl::string_view source);
 

@@ -305,5 +305,18 @@ TEST_CASE("numbers-as-strings are read by the schema, not YAML's guess") {
   CHECK(s.command(1) == "1.5");
 }
 
+TEST_CASE("a YAML stream yaml-cpp would never finish is refused") {
+  // yaml-cpp 0.7 loops forever on these (found by fuzz_spec).
+  for (const char* text : {",", ",\n,", "- a\n,"}) {
+    CHECK_FALSE(YamlStreamEnds(text));
+    auto r = ParseSpec(text, "bad.yaml");
+    REQUIRE_FALSE(r.ok());
+    CHECK(absl::IsInvalidArgument(r.status()));
+    CHECK(absl::StartsWith(r.status().message(), "bad.yaml: invalid YAML"));
+  }
+  CHECK(YamlStreamEnds("kind: VmGroup\nname: web\n---\nkind: Workload\n"));
+  CHECK(YamlStreamEnds("key: [unterminated"));  // a plain syntax error
+}
+
 }  // namespace
 }  // namespace nest::cli
