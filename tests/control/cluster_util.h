@@ -9,6 +9,7 @@
 #include <string>
 
 #include "control/controller.h"
+#include "control/sim.h"
 #include "store/store.h"
 
 namespace nest::control::testing {
@@ -39,6 +40,29 @@ inline absl::Status SeedHostAndGroup(store::WriteTx& tx) {
   g.min_size = 1;
   g.max_size = 3;
   return tx.CreateGroup(g).status();
+}
+
+// The "httpd" image of the simulated clusters.
+inline ImageBlob HttpdImage() {
+  return ImageBlob{
+      "sha256:" + std::string(64, 'b'), "tar", {"/bin/httpd"}, {}, {}, "/"};
+}
+
+// SeedHostAndGroup plus workload httpd (2 x 100m/32Mi in group web) with
+// `stop_grace_s`, in one transaction.
+inline absl::Status SeedHttpd(store::Store& store, int64_t stop_grace_s) {
+  return store.Write([stop_grace_s](store::WriteTx& tx) -> absl::Status {
+    NEST_RETURN_IF_ERROR(SeedHostAndGroup(tx));
+    store::Workload w;
+    w.tenant = TenantId("default");
+    w.name = WorkloadId("httpd");
+    w.image = "httpd";
+    w.replicas = 2;
+    w.requests = Resources::Of(100, 32, 0);
+    w.target_group = GroupId("web");
+    w.stop_grace_s = stop_grace_s;
+    return tx.CreateWorkload(w).status();
+  });
 }
 
 // No host reservation: the simulated hosts' whole capacity is placeable.

@@ -101,26 +101,8 @@ struct StopCluster {
 
   StopCluster() {
     store = *store::Store::Open({dir.path + "/state.db"}, clock);
-    images.Add("httpd", ImageBlob{"sha256:" + std::string(64, 'b'),
-                                  "tar",
-                                  {"/bin/httpd"},
-                                  {},
-                                  {},
-                                  "/"});
-    REQUIRE(store
-                ->Write([](store::WriteTx& tx) -> absl::Status {
-                  NEST_RETURN_IF_ERROR(testing::SeedHostAndGroup(tx));
-                  store::Workload w;
-                  w.tenant = TenantId("default");
-                  w.name = WorkloadId("httpd");
-                  w.image = "httpd";
-                  w.replicas = 2;
-                  w.requests = Resources::Of(100, 32, 0);
-                  w.target_group = GroupId("web");
-                  w.stop_grace_s = 30;
-                  return tx.CreateWorkload(w).status();
-                })
-                .ok());
+    images.Add("httpd", testing::HttpdImage());
+    REQUIRE(testing::SeedHttpd(*store, 30).ok());
     ControllerOptions opts;
     opts.host_reserved = Resources::Of(0, 0, 0);
     controller = std::make_unique<Controller>(*store, hosts, provisioner,

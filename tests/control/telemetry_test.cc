@@ -46,25 +46,8 @@ struct TelemetryCluster {
 
   TelemetryCluster() {
     store = *store::Store::Open({dir.path + "/state.db"}, clock);
-    images.Add("httpd", ImageBlob{"sha256:" + std::string(64, 'b'),
-                                  "tar",
-                                  {"/bin/httpd"},
-                                  {},
-                                  {},
-                                  "/"});
-    REQUIRE(store
-                ->Write([](store::WriteTx& tx) -> absl::Status {
-                  NEST_RETURN_IF_ERROR(testing::SeedHostAndGroup(tx));
-                  store::Workload w;
-                  w.tenant = TenantId("default");
-                  w.name = WorkloadId("httpd");
-                  w.image = "httpd";
-                  w.replicas = 2;
-                  w.requests = Resources::Of(100, 32, 0);
-                  w.target_group = GroupId("web");
-                  return tx.CreateWorkload(w).status();
-                })
-                .ok());
+    images.Add("httpd", testing::HttpdImage());
+    REQUIRE(testing::SeedHttpd(*store, 10).ok());
     ControllerOptions opts = testing::TestControllerOptions();
     opts.metrics = &instruments;
     controller = std::make_unique<Controller>(*store, hosts, provisioner,
