@@ -4,20 +4,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/sha256.h"
 
 namespace nest::api {
 namespace {
 
 constexpr char kExpositionType[] = "text/plain; version=0.0.4; charset=utf-8";
-
-// Constant-time comparison of two equal-length hex digests.
-bool SameDigest(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i];
-  return diff == 0;
-}
 
 }  // namespace
 
@@ -34,28 +25,35 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(
                         SplitHostPort("--http-listen", options.listen_address));
   const std::string& host = address.host;
   int port = address.port;
-  if (!IsLoopbackHost(host) && options.token_sha256.empty()) {
+  if (!IsLoopbackHost(host) && !options.authorize) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--http-listen ", options.listen_address,
-        " is not a loopback address: /metrics names every tenant's objects, "
-        "so give --metrics-token-file or listen on 127.0.0.1"));
+        " is not a loopback address, and /metrics names every tenant's "
+        "objects: it needs an operator token there, or listen on 127.0.0.1"));
   }
   auto out = std::unique_ptr<HttpServer>(new HttpServer);
   out->server_ = std::make_unique<httplib::Server>();
   httplib::Server& svr = *out->server_;
   const metrics::Registry* registry = options.registry;
-  std::string want = options.token_sha256;
-  svr.Get("/metrics", [registry, want](const httplib::Request& req,
-                                       httplib::Response& res) {
-    if (!want.empty()) {
+  auto authorize = options.authorize;
+  svr.Get("/metrics", [registry, authorize](const httplib::Request& req,
+                                            httplib::Response& res) {
+    if (authorize) {
       std::string auth = req.get_header_value("Authorization");
       constexpr absl::string_view kBearer = "Bearer ";
-      if (!absl::StartsWith(auth, kBearer) ||
-          !SameDigest(Sha256Hex(auth.substr(kBearer.size())), want)) {
-        res.status = 401;
-        res.set_header("WWW-Authenticate", "Bearer");
-        res.set_content("401 Unauthorized: /metrics needs a bearer token\n",
-                        "text/plain");
+      absl::Status s =
+          absl::StartsWith(auth, kBearer)
+              ? authorize(absl::string_view(auth).substr(kBearer.size()))
+              : absl::UnauthenticatedError("no bearer token");
+      if (!s.ok()) {
+        bool forbidden = absl::IsPermissionDenied(s);
+        res.status = forbidden ? 403 : 401;
+        if (!forbidden) res.set_header("WWW-Authenticate", "Bearer");
+        res.set_content(
+            absl::StrCat(res.status, forbidden ? " Forbidden" : " Unauthorized",
+                         ": /metrics needs an operator token: ", s.message(),
+                         "\n"),
+            "text/plain");
         return;
       }
     }

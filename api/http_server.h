@@ -1,17 +1,19 @@
 // nestd's HTTP port: /metrics in the Prometheus text format (and, later,
 // the dashboard). Served by cpp-httplib on its own threads.
 //
-// /metrics names every tenant's objects, so it needs a bearer token unless
-// the server listens on loopback only: StartHttpServer refuses a
-// non-loopback address without a token.
+// /metrics names every tenant's objects, so it needs an operator's bearer
+// token unless the server listens on loopback only: StartHttpServer refuses
+// a non-loopback address without a token check.
 //
 // Thread-safety: HttpServer is thread-safe; destruction stops it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/strings/string_view.h"
 #include "api/address.h"
 #include "core/metrics.h"
 #include "core/status.h"
@@ -25,8 +27,10 @@ namespace nest::api {
 struct HttpOptions {
   // "127.0.0.1:7444"; port 0 picks a free port (see HttpServer::port()).
   std::string listen_address = "127.0.0.1:7444";
-  // SHA-256 (hex) of the bearer token requests must carry; empty: none.
-  std::string token_sha256;
+  // Admits a request by its bearer token (the text after "Bearer "): OK
+  // lets it in, PERMISSION_DENIED answers 403, anything else 401. Null: no
+  // token needed, which only a loopback address may do.
+  std::function<absl::Status(absl::string_view token)> authorize;
   // What /metrics renders; must outlive the server.
   const metrics::Registry* registry = nullptr;
 };

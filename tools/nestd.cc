@@ -72,9 +72,6 @@ int main(int argc, char** argv) {
   app.add_option("--http-listen", cfg.http_listen,
                  "HTTP address of /metrics; empty: none")
       ->capture_default_str();
-  app.add_option("--metrics-token-file", cfg.metrics_token_file,
-                 "file with the bearer token /metrics requires (needed when "
-                 "--http-listen is not loopback)");
   int usage_interval_s = 10, event_retention_h = 24 * 7;
   app.add_option("--usage-interval", usage_interval_s,
                  "seconds between samples of VM and container usage")

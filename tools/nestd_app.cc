@@ -43,24 +43,6 @@ constexpr char kDevTenant[] = "default";
 constexpr char kLocalHost[] = "local";
 constexpr char kLocalUri[] = "qemu:///system";
 
-// The SHA-256 of the token in `path` (surrounding whitespace ignored).
-absl::StatusOr<std::string> ReadTokenDigest(const std::string& path) {
-  std::ifstream in(path);
-  std::string token((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
-  token = std::string(absl::StripAsciiWhitespace(token));
-  if (!in.good() && !in.eof()) {
-    return absl::NotFoundError(
-        absl::StrCat("--metrics-token-file: cannot read ", path));
-  }
-  if (token.size() < 16) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics-token-file: the token in ", path,
-                     " must be at least 16 characters, got ", token.size()));
-  }
-  return Sha256Hex(token);
-}
-
 // The first start creates an operator token for the default tenant, prints
 // it once and keeps it in <state>/operator.token (0600, root's) so that
 // nestctl on this machine finds it; later starts only say where it is.
@@ -78,8 +60,8 @@ absl::Status EnsureOperatorToken(control::Commands& commands,
   }
   NEST_ASSIGN_OR_RETURN(
       control::TokenView t,
-      commands.CreateToken("", std::string(control::kDefaultTenant),
-                           "operator", "created by nestd at first start"));
+      commands.CreateToken("", std::string(control::kDefaultTenant), "operator",
+                           "created by nestd at first start"));
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -355,14 +337,23 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
     api::HttpOptions hopts;
     hopts.listen_address = cfg.http_listen;
     hopts.registry = &registry;
-    if (!cfg.metrics_token_file.empty()) {
-      NEST_ASSIGN_OR_RETURN(hopts.token_sha256,
-                            ReadTokenDigest(cfg.metrics_token_file));
+    NEST_ASSIGN_OR_RETURN(api::HostPort where,
+                          api::SplitHostPort("--http-listen", cfg.http_listen));
+    // Off this machine, /metrics (every tenant's objects) is for operators.
+    if (!api::IsLoopbackHost(where.host)) {
+      hopts.authorize = [&commands](absl::string_view token) -> absl::Status {
+        NEST_ASSIGN_OR_RETURN(store::ApiTokenRow t,
+                              commands.Authenticate(token));
+        if (t.role != "operator") {
+          return absl::PermissionDeniedError(
+              absl::StrCat("a ", t.role, " token may not read /metrics"));
+        }
+        return absl::OkStatus();
+      };
     }
     NEST_ASSIGN_OR_RETURN(http, api::StartHttpServer(hopts));
-    std::string host = cfg.http_listen.substr(0, cfg.http_listen.rfind(':'));
-    spdlog::info("metrics on http://{}:{}/metrics{}", host, http->port(),
-                 hopts.token_sha256.empty() ? "" : " (bearer token required)");
+    spdlog::info("metrics on http://{}:{}/metrics{}", where.host, http->port(),
+                 hopts.authorize ? " (operator token required)" : "");
   }
   controller.Start();
   usage.Start();

@@ -24,8 +24,6 @@ struct DaemonConfig {
   vmm::Accel accel = vmm::Accel::kAuto;
   // /metrics (and /healthz); empty: no HTTP port.
   std::string http_listen = "127.0.0.1:7444";
-  // File holding the bearer token /metrics requires (needed off loopback).
-  std::string metrics_token_file;
   // How often VM and container usage is sampled.
   absl::Duration usage_interval = absl::Seconds(10);
   // Events older than this are pruned (every minute).

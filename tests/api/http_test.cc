@@ -2,11 +2,12 @@
 // and the refusal to expose metrics off loopback without one.
 #include <httplib.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "api/http_server.h"
-#include "core/sha256.h"
 #include "doctest/doctest.h"
 
 namespace nest::api {
@@ -16,14 +17,15 @@ struct Served {
   metrics::Registry registry;
   std::unique_ptr<HttpServer> server;
 
-  explicit Served(std::string token_sha256 = "") {
+  explicit Served(
+      std::function<absl::Status(absl::string_view)> authorize = nullptr) {
     auto g = registry.AddGauge("nest_test_gauge", "A test gauge.", {"vm"});
     REQUIRE(g.ok());
     (*g)->With({"web-1"}).Set(42);
     HttpOptions opts;
     opts.listen_address = "127.0.0.1:0";
     opts.registry = &registry;
-    opts.token_sha256 = std::move(token_sha256);
+    opts.authorize = std::move(authorize);
     auto s = StartHttpServer(opts);
     REQUIRE_MESSAGE(s.ok(), s.status().ToString());
     server = std::move(*s);
@@ -56,16 +58,27 @@ TEST_CASE("/metrics serves the registry in the text format") {
   CHECK(missing->status == 404);
 }
 
-TEST_CASE("with a token, /metrics needs it as a bearer token") {
+TEST_CASE("with a token check, /metrics needs an admitted bearer token") {
   const std::string token = "s3cret-token-for-metrics";
-  Served s(Sha256Hex(token));
+  std::vector<std::string> asked;
+  Served s([&](absl::string_view t) -> absl::Status {
+    asked.emplace_back(t);
+    if (t == token) return absl::OkStatus();
+    if (t == "reader-token") return absl::PermissionDeniedError("a reader");
+    return absl::UnauthenticatedError("unknown token");
+  });
   auto none = s.Get("/metrics");
   REQUIRE(none);
   CHECK(none->status == 401);
+  CHECK(none->get_header_value("WWW-Authenticate") == "Bearer");
   CHECK_FALSE(absl::StrContains(none->body, "nest_test_gauge"));
   auto wrong = s.Get("/metrics", "Bearer not-the-token-at-all");
   REQUIRE(wrong);
   CHECK(wrong->status == 401);
+  auto reader = s.Get("/metrics", "Bearer reader-token");
+  REQUIRE(reader);
+  CHECK(reader->status == 403);
+  CHECK(absl::StrContains(reader->body, "operator token"));
   auto basic = s.Get("/metrics", "Basic " + token);
   REQUIRE(basic);
   CHECK(basic->status == 401);
@@ -73,6 +86,9 @@ TEST_CASE("with a token, /metrics needs it as a bearer token") {
   REQUIRE(good);
   CHECK(good->status == 200);
   CHECK(absl::StrContains(good->body, "nest_test_gauge{vm=\"web-1\"} 42"));
+  // Only what followed "Bearer " was checked; "Basic" never reached it.
+  CHECK(asked == std::vector<std::string>{"not-the-token-at-all",
+                                          "reader-token", token});
 }
 
 TEST_CASE("addresses: loopback only without a token, and clear errors") {
@@ -89,7 +105,7 @@ TEST_CASE("addresses: loopback only without a token, and clear errors") {
   auto open = StartHttpServer(opts);
   REQUIRE_FALSE(open.ok());
   CHECK(absl::IsInvalidArgument(open.status()));
-  CHECK(absl::StrContains(open.status().message(), "--metrics-token-file"));
+  CHECK(absl::StrContains(open.status().message(), "operator token"));
 
   for (const char* bad : {"nope", "127.0.0.1:", "127.0.0.1:99999", ":80"}) {
     opts.listen_address = bad;
@@ -99,7 +115,7 @@ TEST_CASE("addresses: loopback only without a token, and clear errors") {
     CHECK(absl::StrContains(s.status().message(), "HOST:PORT"));
   }
   opts.listen_address = "203.0.113.1:1";  // TEST-NET-3: not ours
-  opts.token_sha256 = Sha256Hex("0123456789abcdef");
+  opts.authorize = [](absl::string_view) { return absl::OkStatus(); };
   auto unbindable = StartHttpServer(opts);
   REQUIRE_FALSE(unbindable.ok());
   CHECK(absl::IsUnavailable(unbindable.status()));
