@@ -27,6 +27,13 @@ phase "start libvirtd" scripts/libvirt-up.sh
 phase "build" scripts/build.sh "$NEST_ROOT/build"
 phase "build example images" examples/images/build.sh "$NEST_ROOT/build/examples"
 
+NESTD_PID=""
+if [ "$EXIT_AT_END" -eq 1 ]; then
+  # With --exit, nestd never outlives the script, failed or not: an orphan
+  # would go on reconciling (and removing) the next run's VMs.
+  trap '[ -n "$NESTD_PID" ] && kill "$NESTD_PID" 2>/dev/null && wait "$NESTD_PID" 2>/dev/null; true' EXIT
+fi
+
 start_nestd() {
   "$BIN/nestd" --dev --state-dir "$STATE_DIR" --listen "$LISTEN" \
     --http-listen "$HTTP_LISTEN" >"$LOG" 2>&1 &
@@ -77,6 +84,7 @@ if [ "$EXIT_AT_END" -eq 1 ]; then
   log "verified: /metrics, nestctl top and nestctl events show the demo"
   kill "$NESTD_PID"
   wait "$NESTD_PID" || true
+  NESTD_PID=""
   log "nestd stopped (VMs keep running; remove them with: $BIN/nestd --dev --down --state-dir $STATE_DIR)"
 else
   log "nestd --dev is running as pid $NESTD_PID, log in $LOG"
