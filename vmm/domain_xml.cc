@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "vmm/xml_util.h"
 
 namespace nest::vmm {
 namespace {
@@ -26,17 +27,6 @@ void Attr(xmlNodePtr n, const char* name, const std::string& v) {
 }
 void Mmio(xmlNodePtr device) {
   Attr(Child(device, "address"), "type", "virtio-mmio");
-}
-
-absl::StatusOr<std::string> Serialize(xmlDocPtr doc, xmlNodePtr root) {
-  xmlChar* mem = nullptr;
-  int size = 0;
-  xmlDocSetRootElement(doc, root);
-  xmlDocDumpFormatMemoryEnc(doc, &mem, &size, "UTF-8", 1);
-  if (mem == nullptr) return absl::InternalError("libxml2 failed to serialize");
-  std::string out(reinterpret_cast<char*>(mem), size);
-  xmlFree(mem);
-  return out;
 }
 
 std::string NodeText(xmlNodePtr n) {
@@ -101,7 +91,7 @@ absl::StatusOr<std::string> BuildMetadataXml(const NestMetadata& md) {
   add("tenant", md.tenant.str());
   add("group", md.group.str());
   add("console-log", md.console_log_path);
-  NEST_ASSIGN_OR_RETURN(std::string out, Serialize(doc.get(), root));
+  NEST_ASSIGN_OR_RETURN(std::string out, SerializeXml(doc.get(), root));
   // libvirt wants the bare element, not a document with a prolog.
   if (auto pos = out.find("?>");
       out.rfind("<?xml", 0) == 0 && pos != std::string::npos) {
@@ -259,7 +249,7 @@ absl::StatusOr<std::string> BuildDomainXml(const VmSpec& spec, Accel accel) {
     Text(sec, "label", DacLabelText(*spec.dac_label));
   }
 
-  return Serialize(doc.get(), dom);
+  return SerializeXml(doc.get(), dom);
 }
 
 }  // namespace nest::vmm

@@ -9,6 +9,7 @@
 #include "core/sha256.h"
 #include "spdlog/spdlog.h"
 #include "vmm/libvirt_util.h"
+#include "vmm/xml_util.h"
 
 namespace nest::vmm {
 namespace {
@@ -70,14 +71,7 @@ absl::StatusOr<std::string> BuildDirPoolXml(const std::string& name,
   xmlNewTextChild(pool, nullptr, X("name"), X(name.c_str()));
   xmlNodePtr target = xmlNewChild(pool, nullptr, X("target"), nullptr);
   xmlNewTextChild(target, nullptr, X("path"), X(path.c_str()));
-  xmlDocSetRootElement(doc.get(), pool);
-  xmlChar* mem = nullptr;
-  int size = 0;
-  xmlDocDumpFormatMemoryEnc(doc.get(), &mem, &size, "UTF-8", 1);
-  if (mem == nullptr) return absl::InternalError("libxml2 failed to serialize");
-  std::string out(reinterpret_cast<char*>(mem), size);
-  xmlFree(mem);
-  return out;
+  return SerializeXml(doc.get(), pool);
 }
 
 absl::StatusOr<std::string> ParsePoolTargetPath(absl::string_view xml) {

@@ -15,6 +15,7 @@
 #include "core/sha256.h"
 #include "core/validate.h"
 #include "vmm/libvirt_network.h"
+#include "vmm/xml_util.h"
 
 namespace nest::vmm {
 namespace {
@@ -49,14 +50,7 @@ std::string Content(xmlNodePtr n) {
 }
 
 absl::StatusOr<std::string> Dump(DocPtr doc, xmlNodePtr root) {
-  xmlDocSetRootElement(doc.get(), root);
-  xmlChar* mem = nullptr;
-  int size = 0;
-  xmlDocDumpFormatMemoryEnc(doc.get(), &mem, &size, "UTF-8", 1);
-  if (mem == nullptr) return absl::InternalError("libxml2 failed to serialize");
-  std::string out(reinterpret_cast<char*>(mem), size);
-  xmlFree(mem);
-  return out;
+  return SerializeXml(doc.get(), root);
 }
 
 absl::StatusOr<DocPtr> Read(absl::string_view what, absl::string_view xml,
