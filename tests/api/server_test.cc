@@ -15,15 +15,19 @@ namespace {
 
 using metrics::HistogramSample;
 
+// A plaintext channel to `server` on loopback.
+std::shared_ptr<grpc::Channel> PlaintextChannel(const Server& server) {
+  return grpc::CreateChannel("127.0.0.1:" + std::to_string(server.port()),
+                             grpc::InsecureChannelCredentials());
+}
+
 TEST_CASE("server binds port 0 on loopback and can be shut down") {
   ServerOptions opts;
   opts.listen_address = "127.0.0.1:0";
   auto server = StartServer(opts, {});
   REQUIRE(server.ok());
   CHECK((*server)->port() > 0);
-  auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
-                          grpc::InsecureChannelCredentials());
+  auto channel = PlaintextChannel(**server);
   CHECK(channel->WaitForConnected(std::chrono::system_clock::now() +
                                   std::chrono::seconds(5)));
   (*server)->Shutdown();
@@ -44,9 +48,7 @@ TEST_CASE("the gRPC health service answers SERVING") {
   opts.listen_address = "127.0.0.1:0";
   auto server = StartServer(opts, {});
   REQUIRE(server.ok());
-  auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
-                          grpc::InsecureChannelCredentials());
+  auto channel = PlaintextChannel(**server);
   std::string reply;
   grpc::Status s = HealthCheck(channel, &reply);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
@@ -63,9 +65,7 @@ TEST_CASE("every answered RPC is counted by method and code") {
   opts.metrics = &*m;
   auto server = StartServer(opts, {});
   REQUIRE(server.ok());
-  auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
-                          grpc::InsecureChannelCredentials());
+  auto channel = PlaintextChannel(**server);
   std::string reply;
   REQUIRE(HealthCheck(channel, &reply).ok());
   reply.clear();
