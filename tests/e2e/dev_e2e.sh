@@ -24,6 +24,9 @@ export NEST_TOKEN_FILE="$STATE/operator.token"
 NESTD_PID=""
 
 fail() { echo "dev_e2e: FAIL: $*" >&2; exit 1; }
+# Checks read whole outputs (grep >/dev/null, never grep -q): under pipefail
+# a grep -q that exits early makes a writer still writing die of SIGPIPE,
+# and the check fails although the text was there.
 
 cleanup() {
   local rc=$?
@@ -74,7 +77,7 @@ nest_domains() { virsh -c qemu:///system list --all --name | grep '^nest-' | sor
 pools_under() {
   local p
   for p in $(virsh -c qemu:///system pool-list --all --name); do
-    virsh -c qemu:///system pool-dumpxml "$p" | grep -q "<path>$1" && echo "$p"
+    virsh -c qemu:///system pool-dumpxml "$p" | grep "<path>$1" >/dev/null && echo "$p"
   done
   return 0
 }
@@ -105,15 +108,15 @@ echo "== store matches libvirt and the agents"
 vms=$("${CTL[@]}" get vms -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d if isinstance(d,list) else d.get("items",[d]); print("\n".join(sorted("nest-"+v["name"] for v in d)))')
 [ "$vms" = "$(nest_domains)" ] || fail "store VMs ($vms) != libvirt domains ($(nest_domains))"
 httpd=$(containers_json | python3 "$SRC/tests/e2e/check_demo.py" first-httpd)
-"${CTL[@]}" exec "$httpd" -- wget -q -O- http://127.0.0.1:8080/ | grep -q . \
+"${CTL[@]}" exec "$httpd" -- wget -q -O- http://127.0.0.1:8080/ | grep . >/dev/null \
   || fail "httpd did not answer inside its container"
 
 echo "== per-VM data disks: a storage pool, and container layers on the disk"
 pool=$(pools_under "$STATE/vms")
 [ -n "$pool" ] || fail "no storage pool targets $STATE/vms"
-virsh -c qemu:///system vol-list "$pool" | grep -q '\.data\.qcow2' \
+virsh -c qemu:///system vol-list "$pool" | grep '\.data\.qcow2' >/dev/null \
   || fail "pool $pool lists no data disk"
-"${CTL[@]}" exec "$httpd" -- cat /proc/mounts | grep -q 'upperdir=/var/lib/nest/bundles/' \
+"${CTL[@]}" exec "$httpd" -- cat /proc/mounts | grep 'upperdir=/var/lib/nest/bundles/' >/dev/null \
   || fail "the container's writable layer is not on the VM's data disk"
 
 echo "== backup, then restore into a fresh state dir"
