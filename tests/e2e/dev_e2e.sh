@@ -71,7 +71,11 @@ wait_converged() {
   fail "demo did not converge within $1 s"
 }
 
-nest_domains() { virsh -c qemu:///system list --all --name | grep '^nest-' | sort || true; }
+# The VMs' domains; the short-lived accel=auto probe guest is not a VM.
+nest_domains() {
+  virsh -c qemu:///system list --all --name | grep '^nest-' \
+    | grep -v '^nest-accel-probe-' | sort || true
+}
 
 # pools_under DIR: names of libvirt storage pools whose target is under DIR.
 pools_under() {
