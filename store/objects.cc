@@ -260,7 +260,7 @@ absl::Status WriteTx::CheckParents(const Host& h) {
 template <>
 absl::Status WriteTx::CheckParents(const VmGroup& g) {
   NEST_RETURN_IF_ERROR(ValidateName("group name", g.name.str()));
-  return RequireParent(db_, Tenant{g.tenant, {}}, g);
+  return RequireParent(db_, Tenant{g.tenant, {}, {}}, g);
 }
 template <>
 absl::Status WriteTx::CheckParents(const Vm& vm) {
@@ -279,7 +279,7 @@ absl::Status WriteTx::CheckParents(const Vm& vm) {
 template <>
 absl::Status WriteTx::CheckParents(const Workload& w) {
   NEST_RETURN_IF_ERROR(ValidateName("workload name", w.name.str()));
-  return RequireParent(db_, Tenant{w.tenant, {}}, w);
+  return RequireParent(db_, Tenant{w.tenant, {}, {}}, w);
 }
 template <>
 absl::Status WriteTx::CheckParents(const Container& c) {
@@ -311,7 +311,7 @@ template <>
 absl::Status WriteTx::CheckParents(const Image& i) {
   if (i.name.empty())
     return absl::InvalidArgumentError("image name must be set");
-  return RequireParent(db_, Tenant{i.tenant, {}}, i);
+  return RequireParent(db_, Tenant{i.tenant, {}, {}}, i);
 }
 
 template <typename T>
@@ -457,7 +457,7 @@ absl::Status WriteTx::RecordHostHeartbeat(const HostId& name, absl::Time at) {
 // Typed entry points.
 
 absl::StatusOr<Tenant> ReadTx::GetTenant(const TenantId& name) {
-  return GetT(Tenant{name, {}});
+  return GetT(Tenant{name, {}, {}});
 }
 absl::StatusOr<Host> ReadTx::GetHost(const HostId& name) {
   Host p;
@@ -522,9 +522,13 @@ absl::StatusOr<Tenant> WriteTx::CreateTenant(const Tenant& t,
                                              const EventNote& n) {
   return CreateT(t, n);
 }
+absl::StatusOr<Tenant> WriteTx::UpdateTenant(const Tenant& t, int64_t gen,
+                                             const EventNote& n) {
+  return UpdateT(t, gen, n);
+}
 absl::Status WriteTx::DeleteTenant(const TenantId& name, int64_t gen,
                                    const EventNote& n) {
-  return DeleteT(Tenant{name, {}}, gen, n);
+  return DeleteT(Tenant{name, {}, {}}, gen, n);
 }
 
 absl::StatusOr<Host> WriteTx::CreateHost(const Host& h, const EventNote& n) {

@@ -31,6 +31,29 @@ std::string Encode(const std::vector<Port>& v) {
   return a.dump();
 }
 
+std::string Encode(const std::vector<WorkloadFile>& v) {
+  json a = json::array();
+  for (const WorkloadFile& f : v) {
+    a.push_back({{"path", f.path},
+                 {"content", f.content},
+                 {"mode", f.mode},
+                 {"secret", f.secret}});
+  }
+  return a.dump();
+}
+std::string Encode(const Quota& q) {
+  json o = json::object();
+  auto put = [&](const char* key, const std::optional<int64_t>& v) {
+    if (v) o[key] = *v;
+  };
+  put("vcpus", q.vcpus);
+  put("memory_mib", q.memory_mib);
+  put("vms", q.vms);
+  put("containers", q.containers);
+  put("images", q.images);
+  return o.dump();
+}
+
 absl::Status Corrupt(absl::string_view column, absl::string_view expected) {
   return absl::DataLossError(
       absl::StrCat("store column ", column, " is not valid JSON ", expected));
@@ -92,6 +115,39 @@ absl::StatusOr<std::vector<EnvVar>> DecodeEnv(const std::string& text) {
   return out;
 }
 
+absl::StatusOr<std::vector<WorkloadFile>> DecodeFiles(const std::string& text) {
+  NEST_ASSIGN_OR_RETURN(json j, ParseJson(text, "workloads.files", true));
+  std::vector<WorkloadFile> out;
+  for (const json& e : j) {
+    if (!e.is_object()) return Corrupt("workloads.files", "array of objects");
+    auto secret = e.find("secret");
+    out.push_back(WorkloadFile{
+        Str(e, "path"), Str(e, "content"), Int(e, "mode"),
+        secret != e.end() && secret->is_boolean() && secret->get<bool>()});
+  }
+  return out;
+}
+
+absl::StatusOr<Quota> DecodeQuota(const std::string& text) {
+  NEST_ASSIGN_OR_RETURN(json j, ParseJson(text, "tenants.quota", false));
+  Quota q;
+  auto get = [&](const char* key, std::optional<int64_t>* v) -> absl::Status {
+    auto it = j.find(key);
+    if (it == j.end()) return absl::OkStatus();
+    if (!it->is_number_integer()) {
+      return Corrupt("tenants.quota", "object of integers");
+    }
+    *v = it->get<int64_t>();
+    return absl::OkStatus();
+  };
+  NEST_RETURN_IF_ERROR(get("vcpus", &q.vcpus));
+  NEST_RETURN_IF_ERROR(get("memory_mib", &q.memory_mib));
+  NEST_RETURN_IF_ERROR(get("vms", &q.vms));
+  NEST_RETURN_IF_ERROR(get("containers", &q.containers));
+  NEST_RETURN_IF_ERROR(get("images", &q.images));
+  return q;
+}
+
 absl::StatusOr<std::vector<Port>> DecodePorts(const std::string& text) {
   NEST_ASSIGN_OR_RETURN(json j, ParseJson(text, "workloads.ports", true));
   std::vector<Port> out;
@@ -122,11 +178,14 @@ absl::Time ReadTime(const Stmt& s, int col) {
   return absl::FromUnixNanos(s.Int(col));
 }
 
-void Row<Tenant>::Bind(Stmt& s, const Tenant& o) { s.Bind(o.name.str()); }
+void Row<Tenant>::Bind(Stmt& s, const Tenant& o) {
+  s.Bind(o.name.str()).Bind(Encode(o.quota));
+}
 
 absl::StatusOr<Tenant> Row<Tenant>::Read(const Stmt& s) {
   Tenant o;
   o.name = TenantId(s.Text(0));
+  NEST_ASSIGN_OR_RETURN(o.quota, DecodeQuota(s.Text(1)));
   return o;
 }
 
@@ -224,6 +283,7 @@ void Row<Workload>::Bind(Stmt& s, const Workload& o) {
       .BindInt(o.priority)
       .Bind(o.target_group.str());
   s.BindInt(o.stop_grace_s).BindInt(o.max_unavailable).BindInt(o.max_surge);
+  s.Bind(Encode(o.files));
 }
 
 absl::StatusOr<Workload> Row<Workload>::Read(const Stmt& s) {
@@ -248,6 +308,7 @@ absl::StatusOr<Workload> Row<Workload>::Read(const Stmt& s) {
   o.stop_grace_s = s.Int(15);
   o.max_unavailable = s.Int(16);
   o.max_surge = s.Int(17);
+  NEST_ASSIGN_OR_RETURN(o.files, DecodeFiles(s.Text(18)));
   return o;
 }
 

@@ -36,7 +36,7 @@ template <>
 struct Row<Tenant> {
   static constexpr absl::string_view kKind = "tenant";
   static constexpr absl::string_view kTable = "tenants";
-  static constexpr absl::string_view kCols = "name";
+  static constexpr absl::string_view kCols = "name, quota";
   static constexpr absl::string_view kKeyCols = "name";
   static constexpr absl::string_view kDependents =
       "groups, VMs, workloads, containers or images";
@@ -115,7 +115,7 @@ struct Row<Workload> {
   static constexpr absl::string_view kCols =
       "tenant, name, image, command, args, env, cpu_milli, memory_mib, "
       "disk_mib, replicas, restart_policy, ports, isolation, priority, "
-      "target_group, stop_grace_s, max_unavailable, max_surge";
+      "target_group, stop_grace_s, max_unavailable, max_surge, files";
   static constexpr absl::string_view kKeyCols = "tenant, name";
   static constexpr absl::string_view kDependents = "containers";
   static void Bind(Stmt& s, const Workload& o);

@@ -113,6 +113,12 @@ CREATE TABLE api_tokens(
   created_ns INTEGER NOT NULL, revoked_ns INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 )sql",
+    // 5: per-tenant quotas, and files (plain or secret) given to a
+    // workload's containers. Both JSON; '{}' and '[]' mean none.
+    R"sql(
+ALTER TABLE tenants ADD COLUMN quota TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE workloads ADD COLUMN files TEXT NOT NULL DEFAULT '[]';
+)sql",
 };
 
 absl::StatusOr<int64_t> PragmaInt(sqlite3* db, const char* sql) {

@@ -180,6 +180,9 @@ class WriteTx : public ReadTx {
 
   [[nodiscard]] absl::StatusOr<Tenant> CreateTenant(const Tenant& t,
                                                     const EventNote& n = {});
+  [[nodiscard]] absl::StatusOr<Tenant> UpdateTenant(const Tenant& t,
+                                                    int64_t expected_generation,
+                                                    const EventNote& n = {});
   [[nodiscard]] absl::Status DeleteTenant(const TenantId& name,
                                           int64_t expected_generation,
                                           const EventNote& n = {});

@@ -82,8 +82,23 @@ struct Meta {
   friend bool operator==(const Meta&, const Meta&) = default;
 };
 
+// Limits on what one tenant may hold; an unset field is unlimited. VM
+// memory counts each VM's VMM overhead as well as its shape.
+struct Quota {
+  std::optional<int64_t> vcpus;
+  std::optional<int64_t> memory_mib;
+  std::optional<int64_t> vms;
+  std::optional<int64_t> containers;  // running replicas, over workloads
+  std::optional<int64_t> images;
+  bool empty() const {
+    return !vcpus && !memory_mib && !vms && !containers && !images;
+  }
+  friend bool operator==(const Quota&, const Quota&) = default;
+};
+
 struct Tenant {
   TenantId name;
+  Quota quota;
   Meta meta;
   friend bool operator==(const Tenant&, const Tenant&) = default;
 };
@@ -146,6 +161,16 @@ struct EnvVar {
   friend bool operator==(const EnvVar&, const EnvVar&) = default;
 };
 
+// A file written into each container of a workload (read-only, at `path`).
+// A secret one is write-only through the API, like a secret env value.
+struct WorkloadFile {
+  std::string path;  // absolute, inside the container
+  std::string content;
+  int64_t mode = 0444;
+  bool secret = false;
+  friend bool operator==(const WorkloadFile&, const WorkloadFile&) = default;
+};
+
 struct Port {
   std::string name;
   int64_t container_port = 0;
@@ -171,6 +196,7 @@ struct Workload {
   int64_t stop_grace_s = 10;
   int64_t max_unavailable = 1;
   int64_t max_surge = 1;
+  std::vector<WorkloadFile> files;
   Meta meta;
   friend bool operator==(const Workload&, const Workload&) = default;
 };

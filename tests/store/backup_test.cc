@@ -57,7 +57,7 @@ void Seed(Store& store) {
       store
           .Write([](WriteTx& tx) -> absl::Status {
             NEST_RETURN_IF_ERROR(
-                tx.CreateTenant(Tenant{TenantId("acme"), {}}).status());
+                tx.CreateTenant(Tenant{TenantId("acme"), {}, {}}).status());
             NEST_RETURN_IF_ERROR(tx.CreateHost(MakeHost("h1")).status());
             NEST_RETURN_IF_ERROR(
                 tx.CreateGroup(MakeGroup("acme", "web")).status());

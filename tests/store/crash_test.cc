@@ -80,7 +80,7 @@ TEST_CASE("SIGKILL mid-transaction 50 times leaves only whole transactions") {
     REQUIRE(store
                 ->Write([](WriteTx& tx) -> absl::Status {
                   NEST_RETURN_IF_ERROR(
-                      tx.CreateTenant(Tenant{TenantId("acme"), {}}).status());
+                      tx.CreateTenant(Tenant{TenantId("acme"), {}, {}}).status());
                   return tx.CreateHost(MakeHost("h1")).status();
                 })
                 .ok());

@@ -20,7 +20,7 @@ using testing::TempDir;
 void Seed(Store& store) {
   absl::Status st = store.Write([](WriteTx& tx) -> absl::Status {
     NEST_RETURN_IF_ERROR(
-        tx.CreateTenant(Tenant{TenantId("acme"), {}}).status());
+        tx.CreateTenant(Tenant{TenantId("acme"), {}, {}}).status());
     NEST_RETURN_IF_ERROR(tx.CreateHost(MakeHost("h1")).status());
     NEST_RETURN_IF_ERROR(tx.CreateGroup(MakeGroup("acme", "web")).status());
     NEST_RETURN_IF_ERROR(
@@ -250,7 +250,7 @@ TEST_CASE("a container cannot be placed in another tenant's VM") {
   Seed(*store);
   absl::Status st = store->Write([](WriteTx& tx) -> absl::Status {
     NEST_RETURN_IF_ERROR(
-        tx.CreateTenant(Tenant{TenantId("other"), {}}).status());
+        tx.CreateTenant(Tenant{TenantId("other"), {}, {}}).status());
     NEST_RETURN_IF_ERROR(
         tx.CreateWorkload(MakeWorkload("other", "w")).status());
     return tx.CreateContainer(MakeContainer("c-x", "other", "w", "vm-1"))
@@ -270,7 +270,7 @@ TEST_CASE("invalid names are refused before touching the database") {
   FakeClock clock;
   auto store = MustOpen(dir.File("nest.db"), clock);
   absl::Status st = store->Write([](WriteTx& tx) {
-    return tx.CreateTenant(Tenant{TenantId("Bad_Name"), {}}).status();
+    return tx.CreateTenant(Tenant{TenantId("Bad_Name"), {}, {}}).status();
   });
   CHECK(st.code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(st.message()).find("tenant name") != std::string::npos);
@@ -482,6 +482,45 @@ TEST_CASE("write stats count commits, rows and changes of committed writes") {
   CHECK(after.changes - before.changes == 2);
   CHECK(after.rows - before.rows == 5);  // 2 hosts, 2 events, 1 heartbeat
   CHECK(store->commits() == after.commits);
+}
+
+TEST_CASE(
+    "tenant quotas and workload files round-trip; unset means unlimited") {
+  TempDir dir;
+  FakeClock clock;
+  auto store = MustOpen(dir.File("nest.db"), clock);
+  Seed(*store);
+  Quota q;
+  q.vcpus = 8;
+  q.vms = 0;  // zero is a limit (nothing allowed), not "unlimited"
+  q.images = 3;
+  WorkloadFile plain{"/etc/app.conf", "port=80\n", 0444, false};
+  WorkloadFile secret{"/run/secrets/db", std::string("pw\0x", 4), 0400, true};
+  absl::Status st = store->Write([&](WriteTx& tx) -> absl::Status {
+    NEST_ASSIGN_OR_RETURN(Tenant t, tx.GetTenant(TenantId("acme")));
+    CHECK(t.quota.empty());
+    t.quota = q;
+    NEST_RETURN_IF_ERROR(tx.UpdateTenant(t, t.meta.generation).status());
+    NEST_ASSIGN_OR_RETURN(
+        Workload w, tx.GetWorkload(TenantId("acme"), WorkloadId("hello")));
+    CHECK(w.files.empty());
+    w.files = {plain, secret};
+    return tx.UpdateWorkload(w, w.meta.generation).status();
+  });
+  REQUIRE_MESSAGE(st.ok(), st.ToString());
+  st = store->Read([&](ReadTx& tx) -> absl::Status {
+    NEST_ASSIGN_OR_RETURN(Tenant t, tx.GetTenant(TenantId("acme")));
+    CHECK(t.quota == q);
+    CHECK_FALSE(t.quota.memory_mib.has_value());
+    CHECK(t.meta.generation == 2);
+    NEST_ASSIGN_OR_RETURN(
+        Workload w, tx.GetWorkload(TenantId("acme"), WorkloadId("hello")));
+    REQUIRE(w.files.size() == 2);
+    CHECK(w.files[0] == plain);
+    CHECK(w.files[1] == secret);
+    return absl::OkStatus();
+  });
+  CHECK_MESSAGE(st.ok(), st.ToString());
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ TEST_CASE("every mutation appends an event in the same transaction") {
               ->Write([](WriteTx& tx) -> absl::Status {
                 tx.SetActor("token-7", "req-3");
                 NEST_RETURN_IF_ERROR(
-                    tx.CreateTenant(Tenant{TenantId("acme"), {}}).status());
+                    tx.CreateTenant(Tenant{TenantId("acme"), {}, {}}).status());
                 Host h = MakeHost("h1");
                 NEST_RETURN_IF_ERROR(tx.CreateHost(h).status());
                 h.state = HostState::kCordoned;
@@ -209,7 +209,7 @@ TEST_CASE("events can be filtered by object kind and name") {
   REQUIRE(AddHost(*store, "h2").ok());
   REQUIRE(store
               ->Write([](WriteTx& tx) {
-                return tx.CreateTenant(Tenant{TenantId("h1"), {}}).status();
+                return tx.CreateTenant(Tenant{TenantId("h1"), {}, {}}).status();
               })
               .ok());
   EventQuery q = testing::Since(0);

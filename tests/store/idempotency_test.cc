@@ -27,7 +27,7 @@ absl::StatusOr<std::string> CreateHello(WriteTx& tx) {
 void SeedTenant(Store& store) {
   REQUIRE(store
               .Write([](WriteTx& tx) {
-                return tx.CreateTenant(Tenant{TenantId("acme"), {}}).status();
+                return tx.CreateTenant(Tenant{TenantId("acme"), {}, {}}).status();
               })
               .ok());
 }
@@ -106,7 +106,7 @@ TEST_CASE("request ids are scoped per tenant") {
   SeedTenant(*store);
   REQUIRE(store
               ->Write([](WriteTx& tx) {
-                return tx.CreateTenant(Tenant{TenantId("beta"), {}}).status();
+                return tx.CreateTenant(Tenant{TenantId("beta"), {}, {}}).status();
               })
               .ok());
   REQUIRE(store

@@ -71,7 +71,7 @@ net::IpamConfig Tiny() {
 void SeedTenant(Store& store) {
   absl::Status st = store.Write([](WriteTx& tx) -> absl::Status {
     NEST_RETURN_IF_ERROR(
-        tx.CreateTenant(Tenant{TenantId("acme"), {}}).status());
+        tx.CreateTenant(Tenant{TenantId("acme"), {}, {}}).status());
     NEST_RETURN_IF_ERROR(tx.CreateHost(MakeHost("h1")).status());
     return tx.CreateGroup(MakeGroup("acme", "web")).status();
   });

@@ -222,7 +222,7 @@ TEST_CASE("opening sets WAL, foreign keys and keeps data across reopen") {
     auto store = MustOpen(path, clock);
     REQUIRE(store
                 ->Write([](WriteTx& tx) {
-                  return tx.CreateTenant(Tenant{TenantId("acme"), {}}).status();
+                  return tx.CreateTenant(Tenant{TenantId("acme"), {}, {}}).status();
                 })
                 .ok());
   }
