@@ -147,6 +147,13 @@ const char* GroupMaxChecker::Check(const Snapshot& s, const Ask& ask) const {
   return g.live_vms < g.spec.max_vms ? nullptr : kReasonGroupMax;
 }
 
+const char* TenantQuotaChecker::Check(const Snapshot& s, const Ask& ask) const {
+  const GroupRec& g = s.group(ask.group);
+  const TenantRec* t = s.tenant(g.spec.tenant);
+  if (t == nullptr) return nullptr;
+  return t->Exceeded(ask.host_demand).empty() ? nullptr : kReasonTenantQuota;
+}
+
 const char* GroupTenantChecker::Check(const Snapshot& s, const Ask& ask) const {
   const TenantId& owner = s.group(ask.group).spec.tenant;
   if (owner.empty()) return nullptr;

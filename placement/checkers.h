@@ -19,6 +19,7 @@ inline constexpr char kReasonAntiAffinityHost[] = "anti-affinity (host)";
 inline constexpr char kReasonLabels[] = "label constraints";
 inline constexpr char kReasonSpread[] = "topology spread";
 inline constexpr char kReasonGroupMax[] = "group max vms";
+inline constexpr char kReasonTenantQuota[] = "tenant quota";
 // Capacity reasons are the dimension names: "cpu", "memory", "disk".
 const char* CapacityReason(Dim d);
 
@@ -113,6 +114,12 @@ class HostSpreadChecker : public HostChecker {
 // ---- Ask checkers ----
 // The group has room for one more VM (live VMs < max_vms).
 class GroupMaxChecker : public AskChecker {
+ public:
+  const char* Check(const Snapshot& s, const Ask& ask) const override;
+};
+// One more VM of the group stays within its tenant's quota (VMs, vCPUs,
+// memory with VMM overhead).
+class TenantQuotaChecker : public AskChecker {
  public:
   const char* Check(const Snapshot& s, const Ask& ask) const override;
 };

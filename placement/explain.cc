@@ -120,6 +120,14 @@ Explanation Explain(const Snapshot& s, const Container& c) {
         absl::StrCat("one more VM of group ", group.id.str(), " (max_vms ",
                      group.max_vms, " -> ", group.max_vms + 1, ") on any of ",
                      open, open == 1 ? " host" : " hosts");
+  } else if (open > 0 && blocked == kReasonTenantQuota) {
+    sug.kind = Suggestion::Kind::kRaiseTenantQuota;
+    sug.hosts = open;
+    const TenantRec* t = s.tenant(group.tenant);
+    sug.text = absl::StrCat(
+        "raise the quota of tenant ", group.tenant.str(), " (",
+        t == nullptr ? std::string("unknown") : t->Exceeded(ask.host_demand),
+        ") for one more VM of group ", group.id.str());
   } else if (open > 0) {
     // A new VM fits: nothing structural blocks it (e.g. it lost a race
     // within one plan); the next pass places it.

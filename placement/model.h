@@ -84,12 +84,23 @@ struct Group {
   std::vector<LabelConstraint> host_constraints;
 };
 
+// What one tenant's VMs may add up to; placement never creates a VM past
+// it (the autoscaler stops and explains instead). Unset = unlimited.
+// Memory counts each VM's VMM overhead as well as its shape.
+struct TenantQuota {
+  TenantId tenant;
+  std::optional<int64_t> vms;
+  std::optional<int64_t> milli_cpu;
+  std::optional<int64_t> memory_mib;
+};
+
 // Everything Snapshot::Build needs. Order does not matter; ids must be
 // unique and references must resolve.
 struct ClusterState {
   std::vector<Host> hosts;
   std::vector<Group> groups;
   std::vector<Vm> vms;
+  std::vector<TenantQuota> quotas;  // at most one per tenant
 };
 
 struct Pending {
@@ -145,6 +156,7 @@ struct Suggestion {
     kRelaxConstraints,  // `hosts` would fit without the label constraints
     kGrowShape,         // the group's VM shape is smaller than the request
     kAddHost,           // no existing host can ever take a VM of the group
+    kRaiseTenantQuota,  // one more VM of the group would pass the quota
   };
   Kind kind;
   int hosts = 0;      // how many hosts the change would open

@@ -24,6 +24,7 @@ absl::StatusOr<ScaleUp> SizeScaleUp(const Snapshot& s, const GroupId& group,
   if (!g) return UnknownGroup(group);
   Snapshot sim = s;
   sim.SetGroupMax(*g, std::numeric_limits<int>::max());
+  sim.ClearQuota(s.group(*g).spec.tenant);
   Pending mine;
   for (const Container& c : pending) {
     if (c.group == group) mine.containers.push_back(c);
@@ -42,6 +43,16 @@ absl::StatusOr<ScaleUp> SizeScaleUp(const Snapshot& s, const GroupId& group,
   const GroupRec& rec = s.group(*g);
   out.exceeds_max =
       static_cast<int64_t>(rec.live_vms) + out.new_vms > rec.spec.max_vms;
+  if (const TenantRec* t = s.tenant(rec.spec.tenant)) {
+    TenantRec after = *t;
+    for (const CreateVm& vm : out.vms) {
+      Resources demand = VmHostDemand(vm.shape, vm.vmm_overhead_mib);
+      out.exceeds_quota = after.Exceeded(demand);
+      if (!out.exceeds_quota.empty()) break;
+      ++after.live_vms;
+      after.used += demand;
+    }
+  }
   return out;
 }
 

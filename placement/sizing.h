@@ -16,9 +16,13 @@ struct ScaleUp {
   std::vector<CreateVm> vms;             // where they would go
   std::vector<ContainerId> unplaceable;  // fit nowhere even with new VMs
   bool exceeds_max = false;  // current + new_vms > the group's max_vms
+  // The new VMs would take the tenant past its quota (TenantRec::Exceeded
+  // of the first one that does not pass, e.g. "vms 3 of 3"); empty if not.
+  std::string exceeds_quota;
 };
 
-// Simulates Schedule on a copy of `s` with the group's max_vms lifted, for
+// Simulates Schedule on a copy of `s` with the group's max_vms and its
+// tenant's quota lifted, for
 // the containers of `pending` that belong to `group`. NotFound for an
 // unknown group.
 [[nodiscard]] absl::StatusOr<ScaleUp> SizeScaleUp(

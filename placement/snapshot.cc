@@ -113,6 +113,23 @@ absl::StatusOr<Snapshot> Snapshot::Build(const ClusterState& state) {
       }
     }
   }
+  for (const TenantQuota& q : state.quotas) {
+    for (const auto& [dim, v] :
+         {std::pair{"vms", q.vms}, std::pair{"milli_cpu", q.milli_cpu},
+          std::pair{"memory_mib", q.memory_mib}}) {
+      if (v && *v < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("quota of tenant ", q.tenant.str(), ": ", dim,
+                         " must be >= 0, got ", *v));
+      }
+    }
+    TenantRec rec;
+    rec.quota = q;
+    if (!s.tenants_.emplace(q.tenant.str(), std::move(rec)).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tenant ", q.tenant.str(), " has more than one quota"));
+    }
+  }
   for (const Vm& vm : state.vms) NEST_RETURN_IF_ERROR(s.AddVmRec(vm));
   for (int h = 0; h < s.host_count(); ++h) s.ReindexHost(h);
   return s;
@@ -152,6 +169,7 @@ absl::Status Snapshot::AddVmRec(Vm vm) {
   r.group_pos = static_cast<int>(g.vms.size());
   g.vms.push_back(idx);
   ++g.live_vms;
+  CountTenantVm(r, 1);
   if (!g.spec.spread_label.empty()) {
     auto it = h.spec.labels.find(g.spec.spread_label);
     if (it != h.spec.labels.end()) ++g.vms_per_domain[it->second];
@@ -314,7 +332,42 @@ void Snapshot::SetRetired(int vm, bool retired) {
   if (r.retired == retired) return;
   r.retired = retired;
   groups_[r.group].live_vms += retired ? -1 : 1;
+  CountTenantVm(r, retired ? -1 : 1);
   Reindex(vm);
+}
+
+void Snapshot::CountTenantVm(const VmRec& r, int delta) {
+  auto it = tenants_.find(r.spec.tenant.str());
+  if (it == tenants_.end()) return;
+  it->second.live_vms += delta;
+  if (delta > 0) {
+    it->second.used += r.HostDemand();
+  } else {
+    it->second.used -= r.HostDemand();
+  }
+}
+
+const TenantRec* Snapshot::tenant(const TenantId& id) const {
+  auto it = tenants_.find(id.str());
+  return it == tenants_.end() ? nullptr : &it->second;
+}
+
+std::string TenantRec::Exceeded(const Resources& demand) const {
+  if (quota.vms && live_vms + 1 > *quota.vms) {
+    return absl::StrCat("vms ", live_vms, " of ", *quota.vms);
+  }
+  if (quota.milli_cpu &&
+      used.milli_cpu() + demand.milli_cpu() > *quota.milli_cpu) {
+    return absl::StrCat("vcpus ", used.milli_cpu() / 1000.0, " + ",
+                        demand.milli_cpu() / 1000.0, " > ",
+                        *quota.milli_cpu / 1000.0);
+  }
+  if (quota.memory_mib &&
+      used.memory_mib() + demand.memory_mib() > *quota.memory_mib) {
+    return absl::StrCat("memory ", used.memory_mib(), " + ",
+                        demand.memory_mib(), " > ", *quota.memory_mib, " MiB");
+  }
+  return "";
 }
 
 }  // namespace nest::placement

@@ -48,6 +48,16 @@ struct GroupRec {
   std::map<std::string, int> vms_per_domain;  // spread_label value -> VMs
 };
 
+// A tenant's quota and what its live VMs hold against it.
+struct TenantRec {
+  TenantQuota quota;
+  int live_vms = 0;
+  Resources used;  // host demands (shape + VMM overhead) of live VMs
+  // Empty when one more VM of `demand` fits; otherwise names the limit,
+  // e.g. "vms 2 of 2".
+  std::string Exceeded(const Resources& demand) const;
+};
+
 // Memory a VM of `shape` and `overhead_mib` takes from its host.
 Resources VmHostDemand(const Resources& shape, int64_t overhead_mib);
 
@@ -71,6 +81,8 @@ class Snapshot {
   std::optional<int> FindHost(const HostId& id) const;
   std::optional<int> FindVm(const VmId& id) const;
   std::optional<int> FindGroup(const GroupId& id) const;
+  // nullptr when the tenant has no quota.
+  const TenantRec* tenant(const TenantId& id) const;
 
   // Dense index of a workload that has placed replicas, or -1.
   int WorkloadIndex(const WorkloadId& id) const;
@@ -104,6 +116,8 @@ class Snapshot {
   void SetGroupMax(int group, int max_vms) {
     groups_[group].spec.max_vms = max_vms;
   }
+  // Lifts a tenant's quota (sizing asks what it would take).
+  void ClearQuota(const TenantId& id) { tenants_.erase(id.str()); }
 
  private:
   Snapshot() = default;
@@ -111,6 +125,7 @@ class Snapshot {
   void Reindex(int vm);
   void ReindexHost(int host);
   void CountReplica(const Container& c, int vm, int delta);
+  void CountTenantVm(const VmRec& r, int delta);
 
   std::vector<HostRec> hosts_;
   std::vector<VmRec> vms_;
@@ -119,6 +134,7 @@ class Snapshot {
   absl::flat_hash_map<std::string, int> vm_by_id_;
   absl::flat_hash_map<std::string, int> group_by_id_;
   absl::flat_hash_map<std::string, int> workload_by_id_;
+  absl::flat_hash_map<std::string, TenantRec> tenants_;  // with a quota
   // (workload << 32 | vm or host) -> replicas.
   absl::flat_hash_map<uint64_t, int> vm_replicas_;
   absl::flat_hash_map<uint64_t, int> host_replicas_;

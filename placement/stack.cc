@@ -53,7 +53,8 @@ Stack::Stack() {
   vm_preempt_ = {&retired, &vm_state, &tenant, &vm_anti, &vm_labels};
   static const GroupTenantChecker group_tenant;
   static const GroupMaxChecker group_max;
-  ask_ = {&group_tenant, &group_max};
+  static const TenantQuotaChecker tenant_quota;
+  ask_ = {&group_tenant, &group_max, &tenant_quota};
   static const HostStateChecker state;
   static const HostLabelChecker labels;
   static const HostCapacityChecker capacity;
