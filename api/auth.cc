@@ -22,6 +22,8 @@ const std::map<std::string, Access, std::less<>>& AccessTable() {
       {"CreateToken", Access::kOperator},
       {"ListTokens", Access::kOperator},
       {"RevokeToken", Access::kOperator},
+      {"SetQuota", Access::kOperator},
+      {"ListQuotas", Access::kOperator},
       // A tenant's objects, changed.
       {"CreateVmGroup", Access::kWrite},
       {"UpdateVmGroup", Access::kWrite},
@@ -55,6 +57,7 @@ const std::map<std::string, Access, std::less<>>& AccessTable() {
       {"Watch", Access::kRead},
       {"Explain", Access::kRead},
       {"GetUsage", Access::kRead},
+      {"GetQuota", Access::kRead},  // its own tenant's only (Commands)
   };
   return *table;
 }

@@ -69,6 +69,7 @@ Services MakeServices(control::Commands& commands,
   s.owned.push_back(internal::MakePlacementService(g));
   s.owned.push_back(internal::MakeUsageService(g));
   s.owned.push_back(internal::MakeTokenService(g));
+  s.owned.push_back(internal::MakeQuotaService(g));
   return s;
 }
 

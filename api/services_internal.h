@@ -71,5 +71,6 @@ std::unique_ptr<grpc::Service> MakeEventService(
 std::unique_ptr<grpc::Service> MakePlacementService(Gate& g);
 std::unique_ptr<grpc::Service> MakeUsageService(Gate& g);
 std::unique_ptr<grpc::Service> MakeTokenService(Gate& g);
+std::unique_ptr<grpc::Service> MakeQuotaService(Gate& g);
 
 }  // namespace nest::api::internal

@@ -47,7 +47,18 @@ absl::StatusOr<Written> Commands::Mutate(
           key, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
             tx.SetActor(actor_, m.request_id);
             NEST_RETURN_IF_ERROR(EnsureTenant(tx));
-            return fn(tx);
+            // Quotas are checked on the transaction's own view, so two
+            // racing writes cannot both pass on the same headroom.
+            NEST_ASSIGN_OR_RETURN(store::Tenant t, tx.GetTenant(tenant_));
+            if (t.quota.empty()) return fn(tx);
+            int64_t overhead = options_.placement.vmm_overhead_mib;
+            NEST_ASSIGN_OR_RETURN(QuotaUsage before,
+                                  TenantUsage(tx, tenant_, overhead));
+            NEST_ASSIGN_OR_RETURN(std::string out, fn(tx));
+            NEST_ASSIGN_OR_RETURN(QuotaUsage after,
+                                  TenantUsage(tx, tenant_, overhead));
+            NEST_RETURN_IF_ERROR(CheckQuota(tenant_, t.quota, before, after));
+            return out;
           }));
   if (!r.replayed && controller_ != nullptr) controller_->Wake();
   return Written{std::move(r.response), r.replayed};

@@ -34,6 +34,7 @@
 #include "control/controller.h"
 #include "control/placement_bridge.h"
 #include "control/ports.h"
+#include "control/quota.h"
 #include "control/telemetry.h"
 #include "core/clock.h"
 #include "core/field_errors.h"
@@ -102,6 +103,15 @@ struct PortInput {
   std::string protocol;  // "tcp" (default when empty) or "udp"
 };
 
+// A file given to each container (read-only at `path`); a secret one is
+// write-only like secret_env (kSecretShown as content keeps the stored one).
+struct FileInput {
+  std::string path;
+  std::string content;
+  int64_t mode = 0;  // 0: 0444
+  bool secret = false;
+};
+
 struct WorkloadSpecInput {
   std::string image;
   std::vector<std::string> command;
@@ -120,6 +130,7 @@ struct WorkloadSpecInput {
   std::string group;
   int64_t stop_grace_s = 0;     // 0: 10 s
   int64_t max_unavailable = 0;  // 0: 1
+  std::vector<FileInput> files;
 };
 
 // One object of a declarative Apply.
@@ -208,6 +219,13 @@ struct TokenView {
   std::string secret;  // set only by CreateToken
 };
 
+// A tenant's quota and what its objects commit to (control/quota.h).
+struct QuotaView {
+  TenantId tenant;
+  store::Quota quota;
+  QuotaUsage used;
+};
+
 struct HostUsageView {
   HostView host;
   double cpu_cores = 0;      // used by its VMs (last sample)
@@ -294,6 +312,18 @@ class Commands {
       const std::string& request_id, const std::string& tenant,
       const std::string& role, const std::string& description);
   [[nodiscard]] absl::StatusOr<std::vector<TokenView>> ListTokens();
+
+  // Quotas (operator): replaces the quota of `tenant` (created if new);
+  // unset fields are unlimited. Lowering a quota below what is in use is
+  // allowed: it stops growth, it removes nothing.
+  [[nodiscard]] absl::StatusOr<Written> SetQuota(const WriteMeta& m,
+                                                 const std::string& tenant,
+                                                 const store::Quota& quota);
+  // Empty `tenant`: the caller's. NOT_FOUND for a tenant never used, and
+  // for any other tenant than the caller's unless cluster-wide.
+  [[nodiscard]] absl::StatusOr<QuotaView> GetQuota(const std::string& tenant);
+  // Every tenant, quota or not.
+  [[nodiscard]] absl::StatusOr<std::vector<QuotaView>> ListQuotas();
   [[nodiscard]] absl::StatusOr<TokenView> RevokeToken(
       const std::string& request_id, const std::string& id);
   // The active token whose secret is `secret`; UNAUTHENTICATED otherwise

@@ -51,6 +51,16 @@ PlacementInput BuildPlacementInput(const store::Snapshot& s,
     in.state.hosts.push_back(std::move(ph));
     host_ids.insert(h.name.str());
   }
+  for (const auto& t : s.tenants) {
+    const store::Quota& q = t.quota;
+    if (!q.vms && !q.vcpus && !q.memory_mib) continue;
+    placement::TenantQuota pq;
+    pq.tenant = t.name;
+    pq.vms = q.vms;
+    if (q.vcpus) pq.milli_cpu = *q.vcpus * 1000;
+    pq.memory_mib = q.memory_mib;
+    in.state.quotas.push_back(std::move(pq));
+  }
   std::map<std::string, const store::VmGroup*> groups;
   for (const auto& g : s.groups) {
     std::string key = ScopedKey(g.tenant, g.name.str());

@@ -26,7 +26,7 @@ struct TempDir {
 // Tenant "default", host h1 (sim://h1) and group web (1 vCPU, 256 MiB,
 // 1..3 VMs), in the caller's transaction.
 inline absl::Status SeedHostAndGroup(store::WriteTx& tx) {
-  NEST_RETURN_IF_ERROR(tx.CreateTenant({TenantId("default"), {}}).status());
+  NEST_RETURN_IF_ERROR(tx.CreateTenant({TenantId("default"), {}, {}}).status());
   store::Host h;
   h.name = HostId("h1");
   h.libvirt_uri = "sim://h1";
