@@ -94,6 +94,12 @@ void ToProto(const ContainerSpec& in, v1::CreateContainerRequest* out) {
   out->mutable_limits()->set_memory_max_bytes(in.limits.memory_max_bytes);
   out->mutable_limits()->set_pids_max(in.limits.pids_max);
   out->set_stop_grace_s(in.stop_grace_s);
+  for (const auto& f : in.files) {
+    v1::ContainerFile* file = out->add_files();
+    file->set_path(f.path);
+    file->set_content(f.content);
+    file->set_mode(f.mode);
+  }
 }
 
 ContainerSpec FromProto(const v1::CreateContainerRequest& in) {
@@ -111,6 +117,9 @@ ContainerSpec FromProto(const v1::CreateContainerRequest& in) {
   out.limits.memory_max_bytes = in.limits().memory_max_bytes();
   out.limits.pids_max = in.limits().pids_max();
   out.stop_grace_s = in.stop_grace_s();
+  for (const auto& f : in.files()) {
+    out.files.push_back({f.path(), f.content(), f.mode()});
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "agent/bundle_files.h"
 #include "agent/oci_config.h"
 #include "agent/subprocess.h"
 #include "spdlog/spdlog.h"
@@ -218,9 +219,14 @@ absl::StatusOr<int> CrunRuntime::Launch(const ContainerSpec& spec,
     root.path = rootfs;
     root.readonly = true;
   }
-  absl::Status w = WriteFile(
-      bundle + "/config.json",
-      BuildOciConfig(spec, root, options_.cgroup_parent + "/" + spec.id));
+  std::string files_dir = bundle + "/files";
+  absl::Status w = WriteContainerFiles(files_dir, spec.files);
+  if (w.ok()) {
+    w = WriteFile(
+        bundle + "/config.json",
+        BuildOciConfig(spec, root, options_.cgroup_parent + "/" + spec.id,
+                       files_dir));
+  }
   if (!w.ok()) return fail(w, overlay);
 
   int p[2];

@@ -153,12 +153,17 @@ size_t FakeRuntime::size() const {
   return containers_.size();
 }
 
-absl::StatusOr<ContainerLimits> FakeRuntime::LimitsOf(
-    const std::string& id) const {
+absl::StatusOr<ContainerSpec> FakeRuntime::SpecOf(const std::string& id) const {
   absl::MutexLock lock(&mu_);
   auto it = containers_.find(id);
   if (it == containers_.end()) return NotFound(id);
-  return it->second.spec.limits;
+  return it->second.spec;
+}
+
+absl::StatusOr<ContainerLimits> FakeRuntime::LimitsOf(
+    const std::string& id) const {
+  NEST_ASSIGN_OR_RETURN(ContainerSpec spec, SpecOf(id));
+  return spec.limits;
 }
 
 }  // namespace nest::agent

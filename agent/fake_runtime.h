@@ -50,6 +50,9 @@ class FakeRuntime : public ContainerRuntime {
   // The limits a container was created with (for tests of the mapping).
   [[nodiscard]] absl::StatusOr<ContainerLimits> LimitsOf(
       const std::string& id) const;
+  // The whole spec the runtime was given (files included).
+  [[nodiscard]] absl::StatusOr<ContainerSpec> SpecOf(
+      const std::string& id) const;
 
  private:
   struct Fake {

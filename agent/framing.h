@@ -19,7 +19,9 @@
 namespace nest::agent {
 
 inline constexpr size_t kFrameHeaderBytes = 8;
-inline constexpr uint32_t kMaxFrameBytes = 4 << 20;
+// Room for a container's files (at most 4 MiB, core/container_files.h) and
+// the rest of its spec in one CreateContainer request.
+inline constexpr uint32_t kMaxFrameBytes = 8 << 20;
 // Image uploads and log streams are cut into chunks of at most this size so
 // a frame always fits.
 inline constexpr size_t kMaxChunkBytes = 1 << 20;

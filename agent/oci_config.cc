@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/bundle_files.h"
 
 namespace nest::agent {
 namespace {
@@ -77,7 +78,8 @@ std::string JsonQuote(absl::string_view s) {
 }
 
 std::string BuildOciConfig(const ContainerSpec& spec, const OciRoot& root,
-                           const std::string& cgroup_path) {
+                           const std::string& cgroup_path,
+                           const std::string& files_dir) {
   std::vector<std::string> env = spec.env;
   bool has_path = false;
   for (const auto& e : env) has_path = has_path || e.rfind("PATH=", 0) == 0;
@@ -110,6 +112,11 @@ std::string BuildOciConfig(const ContainerSpec& spec, const OciRoot& root,
     // A read-only image still needs somewhere to write.
     mounts.push_back(Mount("/tmp", "tmpfs", "tmpfs",
                            {"nosuid", "nodev", "mode=1777", "size=65536k"}));
+  }
+  for (size_t i = 0; i < spec.files.size(); ++i) {
+    mounts.push_back(Mount(spec.files[i].path, "bind",
+                           ContainerFilePath(files_dir, i),
+                           {"bind", "ro", "nosuid", "nodev", "noexec"}));
   }
 
   const ContainerLimits& l = spec.limits;

@@ -16,9 +16,13 @@ struct OciRoot {
   bool readonly = false;
 };
 
-// `cgroup_path` is linux.cgroupsPath, e.g. "/nest/<id>".
+// `cgroup_path` is linux.cgroupsPath, e.g. "/nest/<id>". `files_dir` is
+// the absolute directory holding spec.files as WriteContainerFiles wrote
+// them: each one is bind-mounted read-only (nosuid, nodev, noexec) at its
+// path, after the standard mounts so one under /tmp is not hidden.
 std::string BuildOciConfig(const ContainerSpec& spec, const OciRoot& root,
-                           const std::string& cgroup_path);
+                           const std::string& cgroup_path,
+                           const std::string& files_dir);
 
 // A JSON string literal for `s` (quotes included).
 std::string JsonQuote(absl::string_view s);

@@ -31,6 +31,15 @@ struct ContainerLimits {
   int64_t pids_max = 0;             // pids.max
 };
 
+// A file the agent writes outside the container's root file system and
+// bind-mounts read-only at `path` (absolute, inside the container).
+struct ContainerFile {
+  std::string path;
+  std::string content;
+  uint32_t mode = 0444;
+  friend bool operator==(const ContainerFile&, const ContainerFile&) = default;
+};
+
 struct ContainerSpec {
   std::string id;
   std::string image_digest;  // "sha256:<64 hex>", already pushed
@@ -40,6 +49,7 @@ struct ContainerSpec {
   std::string hostname;  // empty: the id
   ContainerLimits limits;
   uint32_t stop_grace_s = 10;
+  std::vector<ContainerFile> files;
 };
 
 enum class ContainerState { kUnknown, kCreated, kRunning, kExited };

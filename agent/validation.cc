@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/container_files.h"
 #include "core/validate.h"
 
 namespace nest::agent {
@@ -76,7 +77,16 @@ absl::Status ValidateSpec(const ContainerSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         "stop_grace_s must be at most 3600, got ", spec.stop_grace_s));
   }
-  return absl::OkStatus();
+  // The same rules as the control plane's: a path that escapes the
+  // container's root, or lands on /proc, must never reach crun.
+  std::vector<ContainerFileView> files;
+  for (const auto& f : spec.files) {
+    files.push_back({f.path, static_cast<int64_t>(f.content.size()),
+                     static_cast<int64_t>(f.mode)});
+  }
+  FieldErrors errors;
+  CheckContainerFiles(files, "files", errors);
+  return errors.ToStatus();
 }
 
 absl::Status ValidateSignal(int signal) {

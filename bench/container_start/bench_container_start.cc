@@ -84,7 +84,8 @@ absl::Status PrepareBundle(AgentClient& c, const vmtest::PushableImage& image) {
   root.path = kImageCache + image.digest.substr(image.digest.find(':') + 1);
   root.readonly = true;
   std::string config =
-      BuildOciConfig(HelloSpec(image, "direct"), root, "/nest/direct");
+      BuildOciConfig(HelloSpec(image, "direct"), root, "/nest/direct",
+                     absl::StrCat(kBundle, "/files"));
   return GuestOk(
       c,
       {"sh", "-c",

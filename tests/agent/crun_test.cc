@@ -9,6 +9,7 @@
 // runs pure cgroup v2 and needs none of this.
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -59,8 +60,8 @@ std::string BusyboxTar(const std::string& dir) {
     std::filesystem::create_directories(root + "/" + d);
   }
   std::filesystem::copy_file("/bin/busybox", root + "/bin/busybox");
-  for (const char* c :
-       {"sh", "echo", "sleep", "cat", "wget", "httpd", "head", "true", "dd"}) {
+  for (const char* c : {"sh", "echo", "sleep", "cat", "wget", "httpd", "head",
+                        "true", "dd", "stat", "mount"}) {
     std::filesystem::create_symlink("busybox", root + "/bin/" + c);
   }
   std::ofstream(root + "/www/index.html") << "it works\n";
@@ -208,6 +209,45 @@ TEST_CASE(
     CHECK(st->oom_killed);
     CHECK(st->exit_code == 137);
     CHECK(c.DeleteContainer("hog").ok());
+  }
+
+  SUBCASE("a given file is readable at its path and cannot be written") {
+    ContainerSpec spec = Busybox("files", {"sleep", "300"});
+    spec.files = {{"/etc/app/secret.txt", "s3cret-value\n", 0400},
+                  {"/tmp/plain.conf", "plain\n", 0444}};
+    MustCreate(c, spec);
+    REQUIRE(c.StartContainer("files").ok());
+    auto run = [&](std::vector<std::string> args) {
+      auto r = c.Exec("files", args, {});
+      REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+      return *r;
+    };
+    ExecResult r = run({"cat", "/etc/app/secret.txt"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.output == "s3cret-value\n");
+    CHECK(run({"cat", "/tmp/plain.conf"}).output == "plain\n");
+    CHECK(run({"stat", "-c", "%a %u %g", "/etc/app/secret.txt"}).output ==
+          "400 0 0\n");
+    // Root in the container: neither a write, nor a remount, nor removing
+    // it gets past the read-only bind mount.
+    r = run({"sh", "-c", "echo changed > /etc/app/secret.txt"});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.output.find("Read-only file system") != std::string::npos,
+                  r.output);
+    r = run({"mount", "-o", "remount,rw,bind", "/etc/app/secret.txt"});
+    CHECK(r.exit_code != 0);
+    r = run({"sh", "-c", "echo changed > /etc/app/secret.txt"});
+    CHECK(r.exit_code != 0);
+    CHECK(run({"cat", "/etc/app/secret.txt"}).output == "s3cret-value\n");
+    // The content lives in the bundle's private directory, not the image.
+    struct stat st;
+    REQUIRE(::stat((ro.bundle_root + "/files/files").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0700);
+    REQUIRE(c.KillContainer("files", SIGKILL).ok());
+    REQUIRE(events.WaitFor(AgentEventKind::kContainerExited, "files",
+                           absl::Seconds(30)));
+    CHECK(c.DeleteContainer("files").ok());
+    CHECK(!std::filesystem::exists(ro.bundle_root + "/files"));
   }
 
   SUBCASE("the host disconnects and reconnects; the container keeps running") {

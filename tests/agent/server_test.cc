@@ -5,6 +5,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -150,6 +151,45 @@ TEST_CASE("limits reach the runtime unchanged") {
   CHECK(l->cpu_quota_us == 50000);
   CHECK(l->cpu_period_us == 100000);
   CHECK(l->pids_max == 32);
+}
+
+TEST_CASE("files reach the runtime unchanged; bad ones are refused") {
+  FakeRuntime rt;
+  AgentHarness h(rt);
+  h.AddImage(kDigestA);
+  ContainerSpec spec = Spec("f", {"sleep"});
+  std::string binary("\0\xff\x01pw", 5);
+  spec.files = {{"/etc/app.conf", "a=1\n", 0444},
+                {"/run/secrets/db", binary, 0400}};
+  REQUIRE(h.client().CreateContainer(spec).ok());
+  auto got = rt.SpecOf("f");
+  REQUIRE(got.ok());
+  CHECK(got->files == spec.files);
+
+  // The agent checks again whatever the host sends.
+  struct Bad {
+    ContainerFile file;
+    const char* field;
+  };
+  for (const Bad& bad : {
+           Bad{{"/proc/self/x", "x", 0444}, "files[0].path"},
+           Bad{{"../../etc/shadow", "x", 0444}, "files[0].path"},
+           Bad{{"/etc/a/../../b", "x", 0444}, "files[0].path"},
+           Bad{{"/etc/x", "x", 01777}, "files[0].mode"},
+           Bad{{"/etc/x", std::string((1 << 20) + 1, 'x'), 0444},
+               "files[0].content"},
+       }) {
+    ContainerSpec b = Spec("bad", {"sleep"});
+    b.files = {bad.file};
+    auto s = h.client().CreateContainer(b);
+    CHECK(absl::IsInvalidArgument(s.status()));
+    CHECK_MESSAGE(absl::StartsWith(s.status().message(), bad.field),
+                  s.status().ToString());
+  }
+  ContainerSpec dup = Spec("dup", {"sleep"});
+  dup.files = {{"/a", "1", 0444}, {"/a", "2", 0444}};
+  CHECK(absl::IsInvalidArgument(h.client().CreateContainer(dup).status()));
+  CHECK(rt.SpecOf("bad").status().code() == absl::StatusCode::kNotFound);
 }
 
 TEST_CASE("every call's error path keeps its code and the connection") {
