@@ -300,6 +300,41 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
     run = [&]() -> absl::StatusOr<int> { return ok(TokenRevoke(ctx, name)); };
   });
 
+  // quotas
+  QuotaFlags quota_flags;
+  auto* quota = app.add_subcommand(
+      "quota", "per-tenant limits on vCPUs, memory, VMs, containers, images");
+  quota->require_subcommand(1);
+  auto* quota_set = quota->add_subcommand(
+      "set",
+      "change a tenant's limits (operators); unnamed limits stay as they are");
+  quota_set->add_option("tenant", name, "tenant")->required();
+  quota_set->add_option("--vcpus", quota_flags.vcpus,
+                        "vCPUs of the tenant's VMs, or \"unlimited\"");
+  quota_set->add_option(
+      "--memory", quota_flags.memory,
+      "memory of its VMs with VMM overhead (e.g. 16Gi), or \"unlimited\"");
+  quota_set->add_option("--vms", quota_flags.vms, "VMs, or \"unlimited\"");
+  quota_set->add_option("--containers", quota_flags.containers,
+                        "workload replicas, or \"unlimited\"");
+  quota_set->add_option("--images", quota_flags.images,
+                        "imported images, or \"unlimited\"");
+  quota_set->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(QuotaSet(ctx, name, quota_flags));
+    };
+  });
+  auto* quota_get = quota->add_subcommand(
+      "get", "a tenant's limits and use (default: the caller's tenant)");
+  quota_get->add_option("tenant", name, "tenant");
+  quota_get->callback([&] {
+    run = [&]() -> absl::StatusOr<int> { return ok(QuotaGet(ctx, name)); };
+  });
+  quota->add_subcommand("list", "every tenant's limits and use (operators)")
+      ->callback([&] {
+        run = [&]() -> absl::StatusOr<int> { return ok(QuotaList(ctx)); };
+      });
+
   // completion
   std::string shell;
   auto* completion =

@@ -143,6 +143,7 @@ Client::Client(ClientOptions options,
   placement_ = nest::v1::PlacementService::NewStub(channel_);
   usage_ = nest::v1::UsageService::NewStub(channel_);
   tokens_ = nest::v1::TokenService::NewStub(channel_);
+  quotas_ = nest::v1::QuotaService::NewStub(channel_);
 }
 
 std::unique_ptr<grpc::ClientContext> Client::Context(bool streaming) const {

@@ -14,6 +14,7 @@
 #include "nest/v1/host.grpc.pb.h"
 #include "nest/v1/image.grpc.pb.h"
 #include "nest/v1/placement.grpc.pb.h"
+#include "nest/v1/quota.grpc.pb.h"
 #include "nest/v1/token.grpc.pb.h"
 #include "nest/v1/usage.grpc.pb.h"
 #include "nest/v1/vm.grpc.pb.h"
@@ -74,6 +75,7 @@ class Client {
   nest::v1::PlacementService::Stub& placement() { return *placement_; }
   nest::v1::UsageService::Stub& usage() { return *usage_; }
   nest::v1::TokenService::Stub& tokens() { return *tokens_; }
+  nest::v1::QuotaService::Stub& quotas() { return *quotas_; }
 
  private:
   Client(ClientOptions options,
@@ -91,6 +93,7 @@ class Client {
   std::unique_ptr<nest::v1::PlacementService::Stub> placement_;
   std::unique_ptr<nest::v1::UsageService::Stub> usage_;
   std::unique_ptr<nest::v1::TokenService::Stub> tokens_;
+  std::unique_ptr<nest::v1::QuotaService::Stub> quotas_;
 };
 
 }  // namespace nest::cli

@@ -46,6 +46,16 @@ absl::Status TokenCreate(const Context& ctx, const std::string& tenant,
                          const std::string& description);
 absl::Status TokenList(const Context& ctx);
 absl::Status TokenRevoke(const Context& ctx, const std::string& id);
+// Quotas. Flags are "" (leave as is), "unlimited", or a count (memory: a
+// size such as "16Gi").
+struct QuotaFlags {
+  std::string vcpus, memory, vms, containers, images;
+};
+absl::Status QuotaSet(const Context& ctx, const std::string& tenant,
+                      const QuotaFlags& flags);
+// Empty tenant: the caller's own.
+absl::Status QuotaGet(const Context& ctx, const std::string& tenant);
+absl::Status QuotaList(const Context& ctx);
 // The token in $NEST_TOKEN_FILE or /var/lib/nest/operator.token (what nestd
 // writes at its first start), or "" when there is none to read.
 std::string LocalOperatorToken();

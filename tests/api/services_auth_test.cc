@@ -3,6 +3,7 @@
 #include <map>
 #include <random>
 
+#include "nest/v1/quota.grpc.pb.h"
 #include "tests/api/api_world.h"
 
 namespace nest::api::testing {
@@ -357,6 +358,71 @@ TEST_CASE("secret env values are write-only") {
   (*both.mutable_secret_env())["X"] = "2";
   CHECK(w.CreateWorkload("both", both).error_code() ==
         grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE(
+    "quotas: operators set them, tenants read their own, admission says why") {
+  AuthWorld a;
+  std::string admin = a.Token("acme", "tenant-admin");
+  std::string other = a.Token("beta", "tenant-admin");
+  auto quotas = v1::QuotaService::NewStub(a.w.c.ch);
+  v1::SetQuotaRequest set;
+  set.set_tenant("acme");
+  set.mutable_quota()->set_vms(1);
+  set.mutable_quota()->set_memory_mib(4096);
+  v1::SetQuotaResponse set_resp;
+  {
+    As ctx(admin);  // a tenant cannot raise its own quota
+    CHECK(quotas->SetQuota(&ctx, set, &set_resp).error_code() ==
+          grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    As ctx(a.operator_token);
+    REQUIRE(quotas->SetQuota(&ctx, set, &set_resp).ok());
+    CHECK(set_resp.quota().quota().vms() == 1);
+    CHECK_FALSE(set_resp.quota().quota().has_vcpus());  // unlimited
+  }
+  REQUIRE(a.CreateGroup(admin, "web").ok());  // min 1: the one VM allowed
+  As ctx(admin);
+  v1::CreateVmGroupRequest big;
+  big.set_name("big");
+  *big.mutable_spec() = GroupSpec(1, 3);
+  v1::CreateVmGroupResponse big_resp;
+  grpc::Status over = a.w.c.groups->CreateVmGroup(&ctx, big, &big_resp);
+  CHECK(over.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(over.error_message().find("vms: this change needs 2, allowed 1, in "
+                                  "use 1") != std::string::npos);
+
+  v1::GetQuotaRequest get;  // empty tenant: the caller's own
+  v1::GetQuotaResponse got;
+  {
+    As own(admin);
+    REQUIRE(quotas->GetQuota(&own, get, &got).ok());
+    CHECK(got.quota().tenant() == "acme");
+    CHECK(got.quota().used().vms() == 1);
+    CHECK(got.quota().used().vcpus() == 1);
+  }
+  for (const char* foreign : {"acme", "default", "nobody"}) {
+    As ctx2(other);  // beta learns nothing of other tenants
+    get.set_tenant(foreign);
+    CHECK_MESSAGE(quotas->GetQuota(&ctx2, get, &got).error_code() ==
+                      grpc::StatusCode::NOT_FOUND,
+                  foreign);
+  }
+  v1::ListQuotasRequest list;
+  v1::ListQuotasResponse listed;
+  {
+    As ctx2(other);
+    CHECK(quotas->ListQuotas(&ctx2, list, &listed).error_code() ==
+          grpc::StatusCode::PERMISSION_DENIED);
+  }
+  As op(a.operator_token);
+  REQUIRE(quotas->ListQuotas(&op, list, &listed).ok());
+  bool seen = false;
+  for (const auto& q : listed.quotas()) {
+    if (q.tenant() == "acme") seen = q.quota().vms() == 1;
+  }
+  CHECK(seen);
 }
 
 }  // namespace
