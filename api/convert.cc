@@ -215,6 +215,9 @@ control::WorkloadSpecInput FromProto(const v1::WorkloadSpec& s) {
   in.group = s.group();
   in.stop_grace_s = s.stop_grace_s();
   in.max_unavailable = s.max_unavailable();
+  for (const auto& f : s.files()) {
+    in.files.push_back({f.path(), f.content(), f.mode(), f.secret()});
+  }
   return in;
 }
 
@@ -353,6 +356,13 @@ v1::WorkloadSpec SpecOf(const store::Workload& w) {
   s.set_group(w.target_group.str());
   s.set_stop_grace_s(static_cast<int32_t>(w.stop_grace_s));
   s.set_max_unavailable(static_cast<int32_t>(w.max_unavailable));
+  for (const auto& f : w.files) {
+    v1::WorkloadFile* out = s.add_files();
+    out->set_path(f.path);
+    out->set_content(f.secret ? std::string(control::kSecretShown) : f.content);
+    out->set_mode(static_cast<uint32_t>(f.mode));
+    out->set_secret(f.secret);
+  }
   return s;
 }
 

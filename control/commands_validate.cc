@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "control/commands.h"
+#include "control/workload_files.h"
+#include "core/container_files.h"
 #include "core/resources.h"
 #include "core/validate.h"
 
@@ -40,10 +42,10 @@ void CheckStrings(FieldErrors& errors, const std::string& field,
   }
   for (size_t i = 0; i < list.size(); ++i) {
     if (static_cast<int64_t>(list[i].size()) > kMaxArgBytes ||
-        list[i].find('\0') != std::string::npos) {
+        list[i].find('\0') != std::string::npos || !IsValidUtf8(list[i])) {
       errors.Add(absl::StrCat(field, "[", i, "]"),
                  absl::StrCat("must be at most ", kMaxArgBytes,
-                              " bytes without NUL characters"));
+                              " bytes of UTF-8 without NUL characters"));
     }
   }
 }
@@ -209,8 +211,8 @@ store::Workload BuildWorkload(const TenantId& tenant, const std::string& name,
   const std::string spec = F(prefix, "spec.");
   if (in.image.empty()) {
     errors.Add(spec + "image", "is required: the name of an imported image");
-  } else if (in.image.size() > 255) {
-    errors.Add(spec + "image", "must be at most 255 characters");
+  } else if (in.image.size() > 255 || !IsValidUtf8(in.image)) {
+    errors.Add(spec + "image", "must be at most 255 characters of UTF-8");
   }
   w.image = in.image;
   CheckStrings(errors, spec + "command", in.command);
@@ -245,9 +247,11 @@ store::Workload BuildWorkload(const TenantId& tenant, const std::string& name,
                    "variable names must be 1-255 characters of [A-Za-z0-9_] "
                    "not starting with a digit");
       }
-      if (v.size() > 32768 || v.find('\0') != std::string::npos) {
+      if (v.size() > 32768 || v.find('\0') != std::string::npos ||
+          !IsValidUtf8(v)) {
         errors.Add(absl::StrCat(spec, field, QuoteForMessage(k), "]"),
-                   "values must be at most 32768 bytes without NUL characters");
+                   "values must be at most 32768 bytes of UTF-8 without NUL "
+                   "characters");
       }
       w.env.push_back({k, v, secret});
     }
@@ -319,6 +323,11 @@ store::Workload BuildWorkload(const TenantId& tenant, const std::string& name,
   CheckRange(errors, spec + "max_unavailable", in.max_unavailable, 0,
              kMaxReplicas);
   if (in.max_unavailable != 0) w.max_unavailable = in.max_unavailable;
+  for (const FileInput& f : in.files) {
+    w.files.push_back(
+        {f.path, f.content, f.mode == 0 ? int64_t{0444} : f.mode, f.secret});
+  }
+  CheckWorkloadFiles(w.files, spec, errors);
   return w;
 }
 
@@ -349,6 +358,9 @@ void CopyWorkloadSpec(const store::Workload& from, store::Workload& to) {
     }
   }
   to.env = std::move(env);
+  std::vector<store::WorkloadFile> files = from.files;
+  KeepStoredSecretFiles(to.files, files);
+  to.files = std::move(files);
   to.requests = from.requests;
   to.replicas = from.replicas;
   to.restart_policy = from.restart_policy;
@@ -418,6 +430,7 @@ std::vector<std::string> DiffWorkloads(const store::Workload& a,
             absl::StrCat(b.stop_grace_s));
   DiffField(d, "max_unavailable", absl::StrCat(a.max_unavailable),
             absl::StrCat(b.max_unavailable));
+  DiffWorkloadFiles(a.files, b.files, d);
   return d;
 }
 
@@ -433,6 +446,7 @@ absl::Status RejectSecretPlaceholders(const store::Workload& w,
                               "none yet: give the value"));
     }
   }
+  CheckSecretFilePlaceholders(w.files, absl::StrCat(prefix, "spec."), errors);
   return errors.ToStatus();
 }
 

@@ -125,6 +125,8 @@ absl::StatusOr<Written> Commands::UpdateWorkload(
     NEST_RETURN_IF_ERROR(refs.ToStatus());
     store::Workload next = cur;
     CopyWorkloadSpec(w, next);
+    // A "<secret>" left after copying had no stored value to keep.
+    NEST_RETURN_IF_ERROR(RejectSecretPlaceholders(next, ""));
     if (next == cur) {
       if (m.expected_generation != 0 &&
           m.expected_generation != cur.meta.generation) {
@@ -324,6 +326,8 @@ absl::StatusOr<Written> Commands::Apply(
         }
         store::Workload next = *cur;
         CopyWorkloadSpec(workloads[i], next);
+        NEST_RETURN_IF_ERROR(RejectSecretPlaceholders(
+            next, absl::StrCat("objects[", i, "].workload.")));
         ch.generation = cur->meta.generation;
         if (next == *cur) {
           ch.action = ApplyAction::kUnchanged;

@@ -42,6 +42,10 @@ agent::ContainerSpec BuildSpec(const store::Container& c,
   }
   spec.limits.pids_max = 1024;
   spec.stop_grace_s = static_cast<uint32_t>(w.stop_grace_s);
+  // Contents (secret ones too) go only to the agent of this container's VM.
+  for (const auto& f : w.files) {
+    spec.files.push_back({f.path, f.content, static_cast<uint32_t>(f.mode)});
+  }
   return spec;
 }
 
