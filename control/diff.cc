@@ -32,6 +32,70 @@ bool ShouldRestart(const store::Workload& w, const store::Container& c,
   return now >= c.finished_at + RestartBackoff(c.restarts);
 }
 
+bool Running(const store::Container* c) {
+  return c->observed == ContainerObservedState::kRunning;
+}
+
+store::Container NewReplica(const store::Workload& w,
+                            std::set<std::string>& taken, Rng& rng) {
+  store::Container c;
+  c.id = NewContainerId(w.name, taken, rng);
+  taken.insert(c.id.str());
+  c.tenant = w.tenant;
+  c.workload = w.name;
+  c.spec_generation = w.meta.generation;
+  return c;
+}
+
+// One step of a rolling update: `old` replicas run an earlier generation
+// of `w`, `current` ones its generation. New replicas are added up to
+// replicas + max_surge in all; an old replica that is not running holds
+// nothing up and goes at once; a running one goes only while the running
+// replicas of both generations stay at least replicas - max_unavailable.
+// New replicas that never come up therefore stall the rollout instead of
+// taking the old ones down with them. Level-triggered: each pass takes the
+// step the rows allow.
+void RollOut(const store::Workload& w,
+             std::vector<const store::Container*> current,
+             std::vector<const store::Container*> old,
+             std::set<std::string>& taken, Rng& rng, ContainerDiff& diff) {
+  const int64_t surge = std::max<int64_t>(w.max_surge, 0);
+  const int64_t unavailable = std::max<int64_t>(w.max_unavailable, 0);
+  std::vector<const store::Container*> old_up;
+  for (const auto* c : old) {
+    if (Running(c)) {
+      old_up.push_back(c);
+    } else {
+      diff.retire.push_back(c->id);
+    }
+  }
+  // Replicas scaled down mid-rollout: the surplus new ones go first.
+  while (static_cast<int64_t>(current.size()) > w.replicas) {
+    diff.retire.push_back(current.back()->id);
+    current.pop_back();
+  }
+  const int64_t total = static_cast<int64_t>(current.size() + old_up.size());
+  const int64_t add =
+      std::min(w.replicas - static_cast<int64_t>(current.size()),
+               w.replicas + surge - total);
+  for (int64_t i = 0; i < add; ++i)
+    diff.create.push_back(NewReplica(w, taken, rng));
+  int64_t available = static_cast<int64_t>(old_up.size());
+  for (const auto* c : current) available += Running(c) ? 1 : 0;
+  // Oldest first: they have run the old spec longest.
+  std::sort(old_up.begin(), old_up.end(), [](const auto* a, const auto* b) {
+    if (a->meta.created_at != b->meta.created_at) {
+      return a->meta.created_at < b->meta.created_at;
+    }
+    return a->id < b->id;
+  });
+  for (const auto* c : old_up) {
+    if (available - 1 < w.replicas - unavailable) break;
+    diff.retire.push_back(c->id);
+    --available;
+  }
+}
+
 }  // namespace
 
 absl::Duration RestartBackoff(int64_t restarts) {
@@ -74,15 +138,20 @@ ContainerDiff DiffContainers(const store::Snapshot& s, absl::Time now,
     for (const auto* c : rows) {
       if (c->desired == ContainerDesiredState::kRunning) live.push_back(c);
     }
+    std::vector<const store::Container*> current, old;
+    for (const auto* c : live) {
+      (c->spec_generation < w.meta.generation ? old : current).push_back(c);
+    }
+    if (!old.empty()) {
+      RollOut(w, current, old, taken, rng, diff);
+      for (const auto* c : current) {
+        if (ShouldRestart(w, *c, now)) diff.restart.push_back(c->id);
+      }
+      continue;
+    }
     int64_t have = static_cast<int64_t>(live.size());
     for (int64_t i = have; i < w.replicas; ++i) {
-      store::Container c;
-      c.id = NewContainerId(w.name, taken, rng);
-      taken.insert(c.id.str());
-      c.tenant = w.tenant;
-      c.workload = w.name;
-      c.spec_generation = w.meta.generation;
-      diff.create.push_back(std::move(c));
+      diff.create.push_back(NewReplica(w, taken, rng));
     }
     if (have > w.replicas) {
       // Retire unplaced replicas first, then the newest: the oldest have

@@ -256,6 +256,56 @@ TEST_CASE("scaling down retires replicas in the guest and in the store") {
   CHECK(listed->size() == 3);
 }
 
+TEST_CASE("a changed spec rolls out: replaced within max_unavailable") {
+  Cluster c;
+  c.Converge();
+  int64_t gen = 0;
+  REQUIRE(c.store
+              ->Write([&](store::WriteTx& tx) -> absl::Status {
+                NEST_ASSIGN_OR_RETURN(
+                    auto w,
+                    tx.GetWorkload(TenantId("default"), WorkloadId("httpd")));
+                w.image = "hello";  // a new spec: every replica is replaced
+                NEST_ASSIGN_OR_RETURN(auto next, tx.UpdateWorkload(w, 0));
+                gen = next.meta.generation;
+                return absl::OkStatus();
+              })
+              .ok());
+  // httpd: 2 replicas, max_unavailable 1, max_surge 1 (the defaults).
+  bool done = false;
+  for (int pass = 0; pass < 40 && !done; ++pass) {
+    (void)c.controller->ReconcileOnce();
+    c.controller->AwaitIdle();
+    c.clock.Advance(absl::Seconds(11));  // past stop_grace_s
+    int serving = 0, live = 0, current = 0;
+    for (const auto& row : c.Snap().containers) {
+      if (row.workload != WorkloadId("httpd") ||
+          row.desired != store::ContainerDesiredState::kRunning) {
+        continue;
+      }
+      ++live;
+      serving += row.observed == ContainerObservedState::kRunning;
+      current += row.spec_generation == gen &&
+                 row.observed == ContainerObservedState::kRunning;
+    }
+    CHECK(serving >= 1);  // replicas - max_unavailable
+    CHECK(live <= 3);     // replicas + max_surge
+    done = current == 2 && live == 2;
+  }
+  CHECK(done);
+  c.Converge();
+  store::Snapshot s = c.Snap();
+  int httpd_rows = 0;
+  for (const auto& row : s.containers) {
+    httpd_rows += row.workload == WorkloadId("httpd");
+  }
+  CHECK(httpd_rows == 2);
+  // In the guest: the two new replicas, the three hello runs, nothing old.
+  auto listed = c.agents.Agent(s.vms[0].id)->ListContainers();
+  REQUIRE(listed.ok());
+  CHECK(listed->size() == 5);
+}
+
 TEST_CASE("an agent failure mid-start converges without duplicates") {
   Cluster c;
   c.Converge(2);  // VM booted; some containers may have started

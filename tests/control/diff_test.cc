@@ -1,5 +1,8 @@
 #include "control/diff.h"
 
+#include <set>
+#include <string>
+
 #include "doctest/doctest.h"
 
 namespace nest::control {
@@ -23,6 +26,7 @@ store::Container MakeContainer(const std::string& id, const std::string& wl) {
   c.id = ContainerId(id);
   c.tenant = TenantId("t");
   c.workload = WorkloadId(wl);
+  c.spec_generation = 1;  // MakeWorkload's
   return c;
 }
 
@@ -92,6 +96,118 @@ TEST_CASE("restart policy and back-off decide restarts") {
   CHECK(RestartBackoff(0) == absl::Seconds(1));
   CHECK(RestartBackoff(3) == absl::Seconds(8));
   CHECK(RestartBackoff(40) == absl::Seconds(60));
+}
+
+// A workload at generation 2 with `old` running replicas of generation 1
+// and `fresh` replicas of generation 2 in state `fresh_state`.
+store::Snapshot RollingSnapshot(int64_t replicas, int64_t surge,
+                                int64_t unavailable, int old, int fresh,
+                                ContainerObservedState fresh_state) {
+  store::Snapshot s;
+  store::Workload w = MakeWorkload("web", replicas);
+  w.meta.generation = 2;
+  w.max_surge = surge;
+  w.max_unavailable = unavailable;
+  s.workloads.push_back(w);
+  for (int i = 0; i < old; ++i) {
+    auto c = MakeContainer("web-old" + std::to_string(i), "web");
+    c.observed = ContainerObservedState::kRunning;
+    c.meta.created_at = absl::FromUnixSeconds(i);
+    s.containers.push_back(c);
+  }
+  for (int i = 0; i < fresh; ++i) {
+    auto c = MakeContainer("web-new" + std::to_string(i), "web");
+    c.spec_generation = 2;
+    c.observed = fresh_state;
+    s.containers.push_back(c);
+  }
+  return s;
+}
+
+// Applies a diff the way the controller does, with every created replica
+// coming up (or not) and every retired one gone.
+void Step(store::Snapshot& s, const ContainerDiff& d, bool new_ones_start) {
+  std::set<ContainerId> retire(d.retire.begin(), d.retire.end());
+  std::erase_if(s.containers, [&](const store::Container& c) {
+    return retire.count(c.id) > 0;
+  });
+  for (store::Container c : d.create) {
+    c.observed = new_ones_start ? ContainerObservedState::kRunning
+                                : ContainerObservedState::kCrashLoop;
+    s.containers.push_back(c);
+  }
+}
+
+TEST_CASE("a rollout stays within max_surge and max_unavailable to the end") {
+  struct Case {
+    int64_t replicas, surge, unavailable;
+  };
+  for (Case k : {Case{4, 1, 1}, Case{4, 0, 1}, Case{4, 2, 0}, Case{3, 1, 2},
+                 Case{1, 0, 1}, Case{5, 3, 2}}) {
+    CAPTURE(k.replicas);
+    CAPTURE(k.surge);
+    CAPTURE(k.unavailable);
+    store::Snapshot s = RollingSnapshot(k.replicas, k.surge, k.unavailable,
+                                        static_cast<int>(k.replicas), 0,
+                                        ContainerObservedState::kRunning);
+    SeededRng rng(1);
+    int steps = 0;
+    for (; steps < 50; ++steps) {
+      ContainerDiff d = DiffContainers(s, absl::UnixEpoch(), rng);
+      if (d.create.empty() && d.retire.empty()) break;
+      // Retiring happens before the new ones of this step start, so the
+      // floor must hold on what is left running.
+      int64_t running_after_retire = 0;
+      std::set<ContainerId> retire(d.retire.begin(), d.retire.end());
+      for (const auto& c : s.containers) {
+        running_after_retire += !retire.count(c.id) &&
+                                c.observed == ContainerObservedState::kRunning;
+      }
+      CHECK(running_after_retire >= k.replicas - k.unavailable);
+      Step(s, d, true);
+      CHECK(static_cast<int64_t>(s.containers.size()) <= k.replicas + k.surge);
+    }
+    CHECK(steps < 50);
+    CHECK(static_cast<int64_t>(s.containers.size()) == k.replicas);
+    for (const auto& c : s.containers) CHECK(c.spec_generation == 2);
+  }
+}
+
+TEST_CASE("new replicas that never come up stall the rollout, old ones stay") {
+  store::Snapshot s =
+      RollingSnapshot(3, 1, 1, 3, 0, ContainerObservedState::kRunning);
+  SeededRng rng(1);
+  for (int i = 0; i < 10; ++i) {
+    Step(s, DiffContainers(s, absl::UnixEpoch(), rng), false);
+  }
+  int old_running = 0, fresh = 0;
+  for (const auto& c : s.containers) {
+    old_running += c.spec_generation == 1 &&
+                   c.observed == ContainerObservedState::kRunning;
+    fresh += c.spec_generation == 2;
+  }
+  CHECK(old_running == 2);  // one taken down by max_unavailable, no more
+  CHECK(fresh == 2);        // replicas + surge in all, never more
+}
+
+TEST_CASE("old replicas that are not running are replaced at once") {
+  store::Snapshot s =
+      RollingSnapshot(2, 0, 1, 2, 0, ContainerObservedState::kRunning);
+  s.containers[0].observed = ContainerObservedState::kExited;
+  SeededRng rng(1);
+  ContainerDiff d = DiffContainers(s, absl::UnixEpoch(), rng);
+  REQUIRE(d.retire.size() == 1);
+  CHECK(d.retire[0] == ContainerId("web-old0"));
+  CHECK(d.create.size() == 1);  // its slot is free at once, even at surge 0
+  Step(s, d, true);
+  d = DiffContainers(s, absl::UnixEpoch(), rng);
+  REQUIRE(d.retire.size() == 1);  // the new one is up: web-old1 may go
+  CHECK(d.retire[0] == ContainerId("web-old1"));
+  CHECK(d.create.empty());  // surge 0: not before web-old1 is gone
+  Step(s, d, true);
+  d = DiffContainers(s, absl::UnixEpoch(), rng);
+  CHECK(d.create.size() == 1);
+  CHECK(d.retire.empty());
 }
 
 TEST_CASE("VM diff: boot, attach, recreate, teardown, orphan, unknown") {
