@@ -2,6 +2,7 @@
 // apply it, then wait until the changed objects converge.
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -154,9 +155,15 @@ absl::Status Apply(const Context& ctx, const ApplyOptions& options) {
         "apply needs -f FILE (or -f - for stdin)");
   }
   NEST_ASSIGN_OR_RETURN(std::string text, ReadInput(ctx, options.file));
+  bool stdin_spec = options.file == "-";
+  // A spec's from_file names are relative to the spec, not to where
+  // nestctl runs (stdin has no directory: the current one).
+  std::string base_dir =
+      stdin_spec ? ""
+                 : std::filesystem::path(options.file).parent_path().string();
   NEST_ASSIGN_OR_RETURN(
       auto objects,
-      ParseSpec(text, options.file == "-" ? "stdin" : options.file));
+      ParseSpec(text, stdin_spec ? "stdin" : options.file, base_dir));
 
   Client& c = *ctx.client;
   nest::v1::ApplyRequest req;

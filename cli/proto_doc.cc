@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "core/container_files.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace nest::cli {
@@ -25,6 +26,7 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 
 constexpr absl::string_view kTimestamp = "google.protobuf.Timestamp";
+constexpr absl::string_view kTextBytes = "nest.v1.WorkloadFile.content";
 
 // "RestartPolicy" -> "RESTART_POLICY_", the buf STANDARD enum value prefix.
 std::string EnumPrefix(const EnumDescriptor* type) {
@@ -70,6 +72,10 @@ Json ScalarToJson(const Message& msg, const FieldDescriptor* f, int index) {
       std::string s =
           rep ? r->GetRepeatedString(msg, f, index) : r->GetString(msg, f);
       if (f->type() == FieldDescriptor::TYPE_BYTES) {
+        // A spec file's content is text people wrote: shown as it is, so a
+        // printed spec applies again unchanged. Binary content (not UTF-8,
+        // only possible through from_file) is shown base64.
+        if (f->full_name() == kTextBytes && IsValidUtf8(s)) return s;
         return absl::Base64Escape(s);
       }
       return s;

@@ -13,6 +13,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cli/proto_doc.h"
+#include "cli/spec_files.h"
+#include "core/container_files.h"
 #include "core/resources.h"
 #include "core/validate.h"
 #include "yaml-cpp/eventhandler.h"
@@ -123,7 +125,8 @@ int DocumentAtLine(absl::string_view text, int line) {
 
 class SpecParser {
  public:
-  explicit SpecParser(absl::string_view source) : source_(source) {}
+  SpecParser(absl::string_view source, absl::string_view base_dir)
+      : source_(source), base_dir_(base_dir) {}
 
   void Document(const YAML::Node& doc, int index) {
     if (doc.IsNull()) return;
@@ -153,6 +156,13 @@ class SpecParser {
           "each document must be a mapping with kind, name and spec");
       return;
     }
+    // Checked first: every later message may quote these strings.
+    std::vector<NodeViolation> bad_text;
+    CheckUtf8(doc, "", &bad_text);
+    for (const NodeViolation& v : bad_text) {
+      Add(where, doc, v.field, v.description, v.line);
+    }
+    if (!bad_text.empty()) return;
     std::string kind, name;
     if (doc["kind"] && doc["kind"].IsScalar()) kind = doc["kind"].Scalar();
     if (doc["name"] && doc["name"].IsScalar()) name = doc["name"].Scalar();
@@ -186,7 +196,10 @@ class SpecParser {
     if (kind == kKindWorkload) {
       auto* w = object.mutable_workload();
       w->set_name(name);
+      std::vector<FileFields> files =
+          TakeFileFields(doc["spec"], "spec", base_dir_, &read);
       YamlToMessage(doc["spec"], "spec", w->mutable_spec(), &read);
+      ApplyFileFields(files, w->mutable_spec());
       semantic = ValidateWorkload(*w);
     } else {
       auto* g = object.mutable_group();
@@ -216,6 +229,7 @@ class SpecParser {
   }
 
   std::string source_;
+  std::string base_dir_;
   std::vector<nest::v1::ApplyObject> objects_;
   std::vector<FieldViolation> violations_;
   std::map<std::string, std::string> seen_;
@@ -262,6 +276,15 @@ std::vector<FieldViolation> ValidateWorkload(
   CheckRange("spec.stop_grace_s", s.stop_grace_s(), 0, 3600, &out);
   CheckRange("spec.max_unavailable", s.max_unavailable(), 0, kMaxReplicas,
              &out);
+  std::vector<ContainerFileView> files;
+  for (const auto& f : s.files()) {
+    files.push_back({f.path(), static_cast<int64_t>(f.content().size()),
+                     static_cast<int64_t>(f.mode())});
+  }
+  FieldErrors file_errors;
+  CheckContainerFiles(files, "spec.files", file_errors);
+  out.insert(out.end(), file_errors.violations().begin(),
+             file_errors.violations().end());
   return out;
 }
 
@@ -352,7 +375,8 @@ bool YamlStreamEnds(absl::string_view text) {
 }
 
 absl::StatusOr<std::vector<nest::v1::ApplyObject>> ParseSpec(
-    absl::string_view text, absl::string_view source) {
+    absl::string_view text, absl::string_view source,
+    absl::string_view base_dir) {
   // yaml-cpp 0.7's LoadAll never returns on some malformed streams (one
   // starting with ",": yaml-cpp issue 1040), allocating until killed.
   if (!YamlStreamEnds(text)) {
@@ -370,7 +394,7 @@ absl::StatusOr<std::vector<nest::v1::ApplyObject>> ParseSpec(
                      ", line ", e.mark.line + 1, ", column ", e.mark.column + 1,
                      ": invalid YAML: ", e.msg));
   }
-  SpecParser parser(source);
+  SpecParser parser(source, base_dir);
   try {
     for (size_t i = 0; i < docs.size(); ++i) {
       parser.Document(docs[i], static_cast<int>(i) + 1);

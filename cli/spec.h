@@ -32,8 +32,12 @@ inline constexpr absl::string_view kKindWorkload = "Workload";
 // refuses such a text instead of hanging.
 bool YamlStreamEnds(absl::string_view text);
 
+// ParseSpec, above. A Workload's `spec.files` entries may name a local file (`from_file`)
+// instead of giving `content`; it is read relative to `base_dir` (the
+// directory of the spec file; the current directory when empty).
 absl::StatusOr<std::vector<nest::v1::ApplyObject>> ParseSpec(
-    absl::string_view text, absl::string_view source);
+    absl::string_view text, absl::string_view source,
+    absl::string_view base_dir = "");
 
 // Local checks of a single object; paths are relative to the document
 // ("name", "spec.replicas"). Empty when valid. The server validates again.
