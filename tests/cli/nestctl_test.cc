@@ -369,7 +369,8 @@ TEST_CASE("local validation errors: exit 2, one line per field, no RPC") {
                      "  spec.resourcez: unknown field (expected one of: "
                      "image, command, args, env, resources, replicas, "
                      "restart_policy, ports, isolation, priority, group, "
-                     "stop_grace_s, max_unavailable, secret_env) (document "
+                     "stop_grace_s, max_unavailable, secret_env, files) "
+                     "(document "
                      "1, Workload web, line 6)\n",
                      "  spec.replicas: must be between 0 and 10000, got -1 "
                      "(document 1, Workload web, line 5)\n"));
