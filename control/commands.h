@@ -82,6 +82,10 @@ struct HostInput {
   store::Labels labels;
 };
 
+// A group's scale-down cooldown when its spec says 0: VMs are not drained
+// for less than this after a scale-up (or the group's creation).
+inline constexpr absl::Duration kDefaultScaleDownCooldown = absl::Minutes(5);
+
 struct GroupSpecInput {
   int64_t vcpus = 0;
   std::string memory;  // "256Mi"

@@ -197,7 +197,9 @@ absl::StatusOr<store::VmGroup> BuildGroup(const TenantId& tenant,
   g.max_size = in.max_vms;
   g.desired_size = in.desired_vms;
   g.scale_up_cooldown = absl::Seconds(in.scale_up_cooldown_s);
-  g.scale_down_cooldown = absl::Seconds(in.scale_down_cooldown_s);
+  g.scale_down_cooldown = in.scale_down_cooldown_s == 0
+                              ? kDefaultScaleDownCooldown
+                              : absl::Seconds(in.scale_down_cooldown_s);
   return g;
 }
 

@@ -174,6 +174,9 @@ absl::Status Controller::ReconcileOnce() {
   note(Place(snap));
   step("place");
   NEST_RETURN_IF_ERROR(refresh(&snap));
+  note(ScaleDown(snap));
+  step("scale-down");
+  NEST_RETURN_IF_ERROR(refresh(&snap));
   step("snapshot");
   {
     absl::MutexLock lock(&mu_);
@@ -366,6 +369,8 @@ absl::Status Controller::Place(const store::Snapshot& s) {
   PlacementInput in = BuildPlacementInput(
       s, {options_.vmm_overhead_mib, options_.host_reserved});
   std::map<ContainerId, std::string> messages = in.invalid;
+  const std::map<std::string, absl::Duration> cooling =
+      HoldScaleUpsInCooldown(s, in);
 
   bool below_min = false;
   {
@@ -392,7 +397,21 @@ absl::Status Controller::Place(const store::Snapshot& s) {
   std::map<VmId, VmId> vm_ids;  // planner id -> store id
   std::map<ContainerId, const store::Container*> rows;
   for (const auto& c : s.containers) rows[c.id] = &c;
-  for (const auto& u : plan.unplaced) messages[u.container] = u.ToString();
+  std::map<std::string, std::string> group_of;  // container id -> group key
+  for (const auto& c : in.pending.containers) {
+    group_of[c.id.str()] = c.group.str();
+  }
+  for (const auto& u : plan.unplaced) {
+    messages[u.container] = u.ToString();
+    auto g = cooling.find(group_of[u.container.str()]);
+    if (g != cooling.end()) {
+      absl::StrAppend(&messages[u.container], "; scale-up cooldown, ",
+                      absl::FormatDuration(g->second), " left");
+    }
+  }
+  // Per group: new VMs, and the pending containers they take.
+  std::map<std::string, std::pair<int, int>> grown;
+  std::set<VmId> new_vms;
 
   int64_t placed = 0;
   NEST_RETURN_IF_ERROR(store_.Write([&](store::WriteTx& tx) -> absl::Status {
@@ -408,6 +427,8 @@ absl::Status Controller::Place(const store::Snapshot& s) {
         vm.group = key->second.second;
         vm.host = cv->host;
         vm_ids[cv->vm] = vm.id;
+        new_vms.insert(cv->vm);
+        ++grown[cv->group.str()].first;
         NEST_RETURN_IF_ERROR(
             tx.CreateVm(vm, {"Scheduled",
                              absl::StrCat("new VM of group ", vm.group.str(),
@@ -417,6 +438,7 @@ absl::Status Controller::Place(const store::Snapshot& s) {
                      std::get_if<placement::PlaceContainer>(&action)) {
         auto it = vm_ids.find(pc->vm);
         VmId vm = it == vm_ids.end() ? pc->vm : it->second;
+        if (new_vms.count(pc->vm)) ++grown[pc->container.group.str()].second;
         NEST_ASSIGN_OR_RETURN(store::Container c,
                               tx.GetContainer(pc->container.id));
         c.vm = vm;
@@ -439,6 +461,7 @@ absl::Status Controller::Place(const store::Snapshot& s) {
             tx.UpdateContainer(c, 0, {"Preempted", sc->reason}).status());
       }
     }
+    NEST_RETURN_IF_ERROR(RecordScaleUps(tx, in, grown));
     for (const auto& [id, msg] : messages) {
       auto row = rows.find(id);
       if (row == rows.end() || row->second->message == msg) continue;

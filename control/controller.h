@@ -135,6 +135,16 @@ class Controller {
   absl::Status SyncHosts(const store::Snapshot& s, Observed* observed);
   absl::Status SyncContainerRows(const store::Snapshot& s);
   absl::Status Place(const store::Snapshot& s);
+  // The autoscaler (controller_autoscale.cc). Scale-up is placement's: new
+  // VMs for pending containers; these hold it during a group's cooldown
+  // and record each decision. ScaleDown drains VMs whose containers fit in
+  // the group's other VMs, then removes them once empty.
+  std::map<std::string, absl::Duration> HoldScaleUpsInCooldown(
+      const store::Snapshot& s, PlacementInput& in) const;
+  absl::Status RecordScaleUps(
+      store::WriteTx& tx, const PlacementInput& in,
+      const std::map<std::string, std::pair<int, int>>& grown);
+  absl::Status ScaleDown(const store::Snapshot& s);
   absl::Status SyncVms(const store::Snapshot& s, const Observed& observed);
   absl::Status SyncContainers(const store::Snapshot& s);
 
@@ -183,6 +193,10 @@ class Controller {
 
   absl::Mutex pass_mu_;  // serializes passes
   SeededRng rng_ ABSL_GUARDED_BY(pass_mu_);
+  // Per group: since when it has had VMs it could do without, with no
+  // pending work (hysteresis of scale-down; reset by any pass that finds
+  // otherwise, and by a restart).
+  std::map<std::string, absl::Time> underused_since_ ABSL_GUARDED_BY(pass_mu_);
   // Containers sent SIGTERM: (vm, container) -> when SIGKILL is due.
   std::map<std::pair<VmId, std::string>, absl::Time> kill_at_
       ABSL_GUARDED_BY(pass_mu_);

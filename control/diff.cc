@@ -132,6 +132,18 @@ ContainerDiff DiffContainers(const store::Snapshot& s, absl::Time now,
     taken.insert(c.id.str());
     by_workload[{c.tenant.str(), c.workload.str()}].push_back(&c);
   }
+  // Replicas on a VM being drained are replaced like those of an old
+  // generation: the new one runs before the old one stops. Finished ones
+  // stay as the record of their run.
+  std::set<VmId> draining;
+  for (const auto& vm : s.vms) {
+    if (vm.cordoned) draining.insert(vm.id);
+  }
+  auto outdated = [&](const store::Workload& w, const store::Container* c) {
+    if (c->spec_generation < w.meta.generation) return true;
+    return draining.count(c->vm) > 0 &&
+           c->observed != ContainerObservedState::kExited;
+  };
   for (const auto& w : s.workloads) {
     auto& rows = by_workload[{w.tenant.str(), w.name.str()}];
     std::vector<const store::Container*> live;
@@ -140,7 +152,7 @@ ContainerDiff DiffContainers(const store::Snapshot& s, absl::Time now,
     }
     std::vector<const store::Container*> current, old;
     for (const auto* c : live) {
-      (c->spec_generation < w.meta.generation ? old : current).push_back(c);
+      (outdated(w, c) ? old : current).push_back(c);
     }
     if (!old.empty()) {
       RollOut(w, current, old, taken, rng, diff);

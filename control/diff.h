@@ -21,7 +21,8 @@ namespace nest::control {
 struct ContainerDiff {
   // New replicas to insert (pending, unplaced).
   std::vector<store::Container> create;
-  // Surplus replicas to retire (desired -> deleted). Deleting a workload
+  // Surplus replicas to retire (desired -> deleted), and those replaced by
+  // a rollout or a drain (see RollOut in diff.cc). Deleting a workload
   // deletes its rows in the same transaction; the container sync then stops
   // whatever still runs in a guest without a row.
   std::vector<ContainerId> retire;

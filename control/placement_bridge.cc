@@ -99,6 +99,7 @@ PlacementInput BuildPlacementInput(const store::Snapshot& s,
     pv.host = v.host;
     pv.shape = GroupShape(*g->second);
     pv.vmm_overhead_mib = params.vmm_overhead_mib;
+    pv.cordoned = v.cordoned;
     in.state.vms.push_back(std::move(pv));
   }
   for (auto& pv : in.state.vms) vms[pv.id.str()] = &pv;

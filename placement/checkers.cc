@@ -37,7 +37,8 @@ const char* CapacityReason(Dim d) {
 
 const char* VmRetiredChecker::Check(const Snapshot& s, const Ask&,
                                     int vm) const {
-  return s.vm(vm).retired ? kReasonRetired : nullptr;
+  if (s.vm(vm).retired) return kReasonRetired;
+  return s.vm(vm).spec.cordoned ? kReasonCordoned : nullptr;
 }
 
 const char* VmHostStateChecker::Check(const Snapshot& s, const Ask&,

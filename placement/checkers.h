@@ -11,6 +11,7 @@ namespace nest::placement {
 
 // Fixed reason strings (also the keys of Explanation counts).
 inline constexpr char kReasonRetired[] = "vm retired";
+inline constexpr char kReasonCordoned[] = "vm cordoned";
 inline constexpr char kReasonHostNotReady[] = "host not ready";
 inline constexpr char kReasonTenant[] = "tenant isolation";
 inline constexpr char kReasonDedicated[] = "dedicated isolation";
@@ -47,7 +48,8 @@ class AskChecker {
 };
 
 // ---- VM checkers ----
-// A retired VM (scale-down simulation) takes nothing.
+// A retired VM (scale-down simulation) or a cordoned one (being drained)
+// takes nothing.
 class VmRetiredChecker : public VmChecker {
  public:
   const char* Check(const Snapshot& s, const Ask& ask, int vm) const override;

@@ -66,6 +66,8 @@ struct Vm {
   // QEMU/VMM memory on the host on top of shape.memory.
   int64_t vmm_overhead_mib = 0;
   std::vector<Container> containers;
+  // Being drained (scale-down): keeps what it holds, takes nothing new.
+  bool cordoned = false;
 };
 
 struct Group {

@@ -65,7 +65,8 @@ absl::StatusOr<ScaleDown> SizeScaleDown(const Snapshot& s, const GroupId& group,
   const Stack& stack = Stack::Default();
   std::vector<int> order;
   for (int vm : sim.group(*g).vms) {
-    if (!sim.vm(vm).retired) order.push_back(vm);
+    // A cordoned VM is on its way out already.
+    if (!sim.vm(vm).retired && !sim.vm(vm).spec.cordoned) order.push_back(vm);
   }
   // Emptiest first: the least to move.
   auto load = [&](int vm) {
