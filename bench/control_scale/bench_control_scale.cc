@@ -254,7 +254,7 @@ absl::Status Run(const Config& cfg) {
   NEST_ASSIGN_OR_RETURN(auto store,
                         store::Store::Open({dir + "/state.db"}, clock));
   NEST_RETURN_IF_ERROR(store->Write([&](store::WriteTx& tx) -> absl::Status {
-    NEST_RETURN_IF_ERROR(tx.CreateTenant({TenantId("bench"), {}}).status());
+    NEST_RETURN_IF_ERROR(tx.CreateTenant({TenantId("bench"), {}, {}}).status());
     for (int i = 0; i < cfg.hosts; ++i) {
       NEST_RETURN_IF_ERROR(tx.CreateHost(HostRow(i)).status());
     }
