@@ -10,11 +10,11 @@ using grpc::Status;
 
 store::Quota FromProto(const v1::Quota& q) {
   store::Quota out;
-  if (q.has_vcpus()) out.vcpus = q.vcpus();
-  if (q.has_memory_mib()) out.memory_mib = q.memory_mib();
-  if (q.has_vms()) out.vms = q.vms();
-  if (q.has_containers()) out.containers = q.containers();
-  if (q.has_images()) out.images = q.images();
+  if (q.has_vcpus()) out.vcpus = q.vcpus().value();
+  if (q.has_memory_mib()) out.memory_mib = q.memory_mib().value();
+  if (q.has_vms()) out.vms = q.vms().value();
+  if (q.has_containers()) out.containers = q.containers().value();
+  if (q.has_images()) out.images = q.images().value();
   return out;
 }
 
@@ -22,11 +22,13 @@ v1::TenantQuota ToProto(const control::QuotaView& v) {
   v1::TenantQuota out;
   out.set_tenant(v.tenant.str());
   v1::Quota* q = out.mutable_quota();
-  if (v.quota.vcpus) q->set_vcpus(*v.quota.vcpus);
-  if (v.quota.memory_mib) q->set_memory_mib(*v.quota.memory_mib);
-  if (v.quota.vms) q->set_vms(*v.quota.vms);
-  if (v.quota.containers) q->set_containers(*v.quota.containers);
-  if (v.quota.images) q->set_images(*v.quota.images);
+  if (v.quota.vcpus) q->mutable_vcpus()->set_value(*v.quota.vcpus);
+  if (v.quota.memory_mib)
+    q->mutable_memory_mib()->set_value(*v.quota.memory_mib);
+  if (v.quota.vms) q->mutable_vms()->set_value(*v.quota.vms);
+  if (v.quota.containers)
+    q->mutable_containers()->set_value(*v.quota.containers);
+  if (v.quota.images) q->mutable_images()->set_value(*v.quota.images);
   v1::QuotaUsage* u = out.mutable_used();
   u->set_vcpus(v.used.vcpus);
   u->set_memory_mib(v.used.memory_mib);

@@ -15,15 +15,25 @@
 namespace nest::cli {
 namespace {
 
+// Limits as plain numbers (absent = unlimited), not wrapper objects.
 Json QuotaDoc(const nest::v1::TenantQuota& q) {
   Json doc = MessageToJson(q);
   doc["kind"] = "Quota";
+  Json limits = Json::object();
+  const nest::v1::Quota& l = q.quota();
+  if (l.has_vcpus()) limits["vcpus"] = l.vcpus().value();
+  if (l.has_memory_mib()) limits["memory_mib"] = l.memory_mib().value();
+  if (l.has_vms()) limits["vms"] = l.vms().value();
+  if (l.has_containers()) limits["containers"] = l.containers().value();
+  if (l.has_images()) limits["images"] = l.images().value();
+  doc["quota"] = limits;
   return doc;
 }
 
 // "used/limit", or "used/-" when unlimited.
-std::string Cell(int64_t used, bool limited, int64_t limit) {
-  return absl::StrCat(used, "/", limited ? absl::StrCat(limit) : "-");
+std::string Cell(int64_t used, bool limited,
+                 const google::protobuf::Int64Value& limit) {
+  return absl::StrCat(used, "/", limited ? absl::StrCat(limit.value()) : "-");
 }
 
 std::string QuotaTable(const std::vector<nest::v1::TenantQuota>& all) {
@@ -56,7 +66,7 @@ absl::Status Render(const Context& ctx,
 // a size sets it.
 absl::Status ApplyLimit(const std::string& flag, const std::string& text,
                         bool size, nest::v1::Quota* q,
-                        void (nest::v1::Quota::*set)(int64_t),
+                        google::protobuf::Int64Value* (nest::v1::Quota::*set)(),
                         void (nest::v1::Quota::*clear)()) {
   if (text.empty()) return absl::OkStatus();
   if (text == "unlimited") {
@@ -70,7 +80,7 @@ absl::Status ApplyLimit(const std::string& flag, const std::string& text,
     return absl::InvalidArgumentError(absl::StrCat(
         flag, " must be a count >= 0 or \"unlimited\", got \"", text, "\""));
   }
-  (q->*set)(v);
+  (q->*set)()->set_value(v);
   return absl::OkStatus();
 }
 
@@ -93,15 +103,17 @@ absl::Status QuotaSet(const Context& ctx, const std::string& tenant,
   *q = current.quota().quota();
   using Q = nest::v1::Quota;
   NEST_RETURN_IF_ERROR(ApplyLimit("--vcpus", flags.vcpus, false, q,
-                                  &Q::set_vcpus, &Q::clear_vcpus));
+                                  &Q::mutable_vcpus, &Q::clear_vcpus));
   NEST_RETURN_IF_ERROR(ApplyLimit("--memory", flags.memory, true, q,
-                                  &Q::set_memory_mib, &Q::clear_memory_mib));
+                                  &Q::mutable_memory_mib,
+                                  &Q::clear_memory_mib));
   NEST_RETURN_IF_ERROR(
-      ApplyLimit("--vms", flags.vms, false, q, &Q::set_vms, &Q::clear_vms));
+      ApplyLimit("--vms", flags.vms, false, q, &Q::mutable_vms, &Q::clear_vms));
   NEST_RETURN_IF_ERROR(ApplyLimit("--containers", flags.containers, false, q,
-                                  &Q::set_containers, &Q::clear_containers));
+                                  &Q::mutable_containers,
+                                  &Q::clear_containers));
   NEST_RETURN_IF_ERROR(ApplyLimit("--images", flags.images, false, q,
-                                  &Q::set_images, &Q::clear_images));
+                                  &Q::mutable_images, &Q::clear_images));
   nest::v1::SetQuotaResponse resp;
   NEST_RETURN_IF_ERROR(FromGrpc(
       ctx.client->quotas().SetQuota(ctx.client->Context().get(), req, &resp),

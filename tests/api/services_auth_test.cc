@@ -368,8 +368,8 @@ TEST_CASE(
   auto quotas = v1::QuotaService::NewStub(a.w.c.ch);
   v1::SetQuotaRequest set;
   set.set_tenant("acme");
-  set.mutable_quota()->set_vms(1);
-  set.mutable_quota()->set_memory_mib(4096);
+  set.mutable_quota()->mutable_vms()->set_value(1);
+  set.mutable_quota()->mutable_memory_mib()->set_value(4096);
   v1::SetQuotaResponse set_resp;
   {
     As ctx(admin);  // a tenant cannot raise its own quota
@@ -379,7 +379,7 @@ TEST_CASE(
   {
     As ctx(a.operator_token);
     REQUIRE(quotas->SetQuota(&ctx, set, &set_resp).ok());
-    CHECK(set_resp.quota().quota().vms() == 1);
+    CHECK(set_resp.quota().quota().vms().value() == 1);
     CHECK_FALSE(set_resp.quota().quota().has_vcpus());  // unlimited
   }
   REQUIRE(a.CreateGroup(admin, "web").ok());  // min 1: the one VM allowed
@@ -420,7 +420,7 @@ TEST_CASE(
   REQUIRE(quotas->ListQuotas(&op, list, &listed).ok());
   bool seen = false;
   for (const auto& q : listed.quotas()) {
-    if (q.tenant() == "acme") seen = q.quota().vms() == 1;
+    if (q.tenant() == "acme") seen = q.quota().vms().value() == 1;
   }
   CHECK(seen);
 }
