@@ -77,26 +77,8 @@ struct Scaler {
     for (int i = 0; i < passes; ++i) Pass();
   }
 
-  // As Commands does for a change of replicas only (no rollout).
   void Scale(int64_t replicas) {
-    REQUIRE(store
-                ->Write([&](store::WriteTx& tx) -> absl::Status {
-                  NEST_ASSIGN_OR_RETURN(
-                      store::Workload w,
-                      tx.GetWorkload(TenantId("default"), WorkloadId("app")));
-                  w.replicas = replicas;
-                  NEST_ASSIGN_OR_RETURN(store::Workload next,
-                                        tx.UpdateWorkload(w, 0));
-                  store::ListQuery q;
-                  q.workload = w.name;
-                  NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
-                  for (store::Container& c : cs.items) {
-                    c.spec_generation = next.meta.generation;
-                    NEST_RETURN_IF_ERROR(tx.UpdateContainer(c, 0).status());
-                  }
-                  return absl::OkStatus();
-                })
-                .ok());
+    REQUIRE(testing::ScaleCarrying(*store, "app", replicas).ok());
     controller->Wake();
   }
 

@@ -65,6 +65,28 @@ inline absl::Status SeedHttpd(store::Store& store, int64_t stop_grace_s) {
   });
 }
 
+// Sets workload `name` of tenant "default" to `replicas` as Commands does
+// for a change of replicas only: its replicas carry on under the new
+// generation (no rollout).
+inline absl::Status ScaleCarrying(store::Store& store, const std::string& name,
+                                  int64_t replicas) {
+  return store.Write([&](store::WriteTx& tx) -> absl::Status {
+    NEST_ASSIGN_OR_RETURN(store::Workload w, tx.GetWorkload(TenantId("default"),
+                                                            WorkloadId(name)));
+    w.replicas = replicas;
+    NEST_ASSIGN_OR_RETURN(store::Workload next, tx.UpdateWorkload(w, 0));
+    store::ListQuery q;
+    q.tenant = w.tenant;
+    q.workload = w.name;
+    NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
+    for (store::Container& c : cs.items) {
+      c.spec_generation = next.meta.generation;
+      NEST_RETURN_IF_ERROR(tx.UpdateContainer(c, 0).status());
+    }
+    return absl::OkStatus();
+  });
+}
+
 // No host reservation: the simulated hosts' whole capacity is placeable.
 inline ControllerOptions TestControllerOptions() {
   ControllerOptions opts;

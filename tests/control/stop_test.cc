@@ -149,23 +149,7 @@ void CheckKillsFollowGrace(const std::vector<Signal>& log,
 }
 
 absl::Status ScaleTo(store::Store& store, int64_t replicas) {
-  return store.Write([replicas](store::WriteTx& tx) -> absl::Status {
-    NEST_ASSIGN_OR_RETURN(
-        auto w, tx.GetWorkload(TenantId("default"), WorkloadId("httpd")));
-    w.replicas = replicas;
-    NEST_ASSIGN_OR_RETURN(store::Workload next, tx.UpdateWorkload(w, 0));
-    // As Commands does for a change of replicas only: the replicas carry
-    // on under the new generation (no rollout).
-    store::ListQuery q;
-    q.tenant = w.tenant;
-    q.workload = w.name;
-    NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(q));
-    for (store::Container& c : cs.items) {
-      c.spec_generation = next.meta.generation;
-      NEST_RETURN_IF_ERROR(tx.UpdateContainer(c, 0).status());
-    }
-    return absl::OkStatus();
-  });
+  return testing::ScaleCarrying(store, "httpd", replicas);
 }
 
 TEST_CASE("scale-down: SIGTERM, then SIGKILL only after stop_grace_s") {

@@ -6,24 +6,11 @@
 set -euo pipefail
 NESTD="$1"
 NESTCTL="$2"
-T=$(mktemp -d)
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "nestctl_quota_test: FAIL: $*" >&2; cat "$T/log" >&2 || true; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+TEST_NAME=nestctl_quota_test
+source "$(dirname "$0")/sim_nestd.sh"
 
-ADDR="127.0.0.1:$(free_port)"
-export NEST_TOKEN_FILE="$T/state/operator.token"
+start_sim_nestd
 CTL=("$NESTCTL" --server "$ADDR")
-"$NESTD" --sim 1 --state-dir "$T/state" --listen "$ADDR" \
-  --http-listen "127.0.0.1:$(free_port)" >"$T/out" 2>"$T/log" &
-PID=$!
-for _ in $(seq 1 100); do
-  "${CTL[@]}" get hosts >/dev/null 2>&1 && break
-  kill -0 "$PID" 2>/dev/null || fail "nestd exited"
-  sleep 0.1
-done
 "${CTL[@]}" image import hello /sim >/dev/null
 "${CTL[@]}" quota set default --vms 1 --vcpus 4 >/dev/null
 "${CTL[@]}" quota get -o json >"$T/quota.json"

@@ -5,23 +5,10 @@
 set -euo pipefail
 NESTD="$1"
 NESTCTL="$2"
-T=$(mktemp -d)
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "nestd_json_log_test: FAIL: $*" >&2; cat "$T/log" >&2 || true; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+TEST_NAME=nestd_json_log_test
+source "$(dirname "$0")/sim_nestd.sh"
 
-ADDR="127.0.0.1:$(free_port)"
-export NEST_TOKEN_FILE="$T/state/operator.token"
-"$NESTD" --sim 1 --state-dir "$T/state" --listen "$ADDR" \
-  --http-listen "127.0.0.1:$(free_port)" --log-format json >"$T/out" 2>"$T/log" &
-PID=$!
-for _ in $(seq 1 100); do
-  "$NESTCTL" --server "$ADDR" get hosts >/dev/null 2>&1 && break
-  kill -0 "$PID" 2>/dev/null || fail "nestd exited"
-  sleep 0.1
-done
+start_sim_nestd --log-format json
 "$NESTCTL" --server "$ADDR" image import hello /sim >/dev/null
 cat >"$T/spec.yaml" <<YAML
 kind: VmGroup
