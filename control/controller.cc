@@ -308,7 +308,9 @@ absl::Status Controller::SyncHosts(const store::Snapshot& s,
         cur.state = store::HostState::kReady;
         note = {"HostUp", "reachable again"};
       }
-      return tx.UpdateHost(cur, 0, note).status();
+      NEST_RETURN_IF_ERROR(tx.UpdateHost(cur, 0, note).status());
+      if (want_down) NEST_RETURN_IF_ERROR(EvacuateHost(tx, name));
+      return absl::OkStatus();
     });
   }
   if (writes.empty()) return absl::OkStatus();

@@ -145,6 +145,11 @@ class Controller {
       store::WriteTx& tx, const PlacementInput& in,
       const std::map<std::string, std::pair<int, int>>& grown);
   absl::Status ScaleDown(const store::Snapshot& s);
+  // A host just declared down: its VMs are given up (desired deleted; the
+  // stale domains are destroyed when it comes back, before anything else
+  // is done there) and their containers go back to pending, so placement
+  // starts them in VMs on other hosts.
+  static absl::Status EvacuateHost(store::WriteTx& tx, const HostId& host);
   absl::Status SyncVms(const store::Snapshot& s, const Observed& observed);
   absl::Status SyncContainers(const store::Snapshot& s);
 

@@ -101,6 +101,41 @@ absl::Status Controller::RecordScaleUps(
   return absl::OkStatus();
 }
 
+absl::Status Controller::EvacuateHost(store::WriteTx& tx, const HostId& host) {
+  store::ListQuery q;
+  q.host = host;
+  NEST_ASSIGN_OR_RETURN(auto vms, tx.ListVms(q));
+  for (store::Vm vm : vms.items) {
+    if (vm.desired == store::VmDesiredState::kDeleted) continue;
+    store::ListQuery cq;
+    cq.vm = vm.id;
+    NEST_ASSIGN_OR_RETURN(auto cs, tx.ListContainers(cq));
+    for (store::Container c : cs.items) {
+      if (c.desired != store::ContainerDesiredState::kRunning) {
+        NEST_RETURN_IF_ERROR(tx.DeleteContainer(
+            c.id, 0, {"Lost", absl::StrCat("host ", host.str(), " is down")}));
+        continue;
+      }
+      c.vm = VmId();
+      if (c.observed != store::ContainerObservedState::kExited) {
+        c.observed = store::ContainerObservedState::kPending;
+      }
+      c.message = absl::StrCat("rescheduling: host ", host.str(), " is down");
+      NEST_RETURN_IF_ERROR(
+          tx.UpdateContainer(c, 0, {"Rescheduling", c.message}).status());
+    }
+    vm.desired = store::VmDesiredState::kDeleted;
+    NEST_RETURN_IF_ERROR(
+        tx.UpdateVm(vm, 0,
+                    {"Evacuated",
+                     absl::StrCat("host ", host.str(),
+                                  " is down; its copy is destroyed when the "
+                                  "host is back")})
+            .status());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Controller::ScaleDown(const store::Snapshot& s) {
   const absl::Time now = clock_.Now();
   std::map<std::string, std::string> target;  // workload key -> group key

@@ -2,7 +2,9 @@
 // the pending containers and bounded by max and cooldown, scale-down that
 // drains (replacement first) and never goes below the minimum, and
 // hysteresis against a load that comes and goes.
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "control/controller.h"
@@ -211,6 +213,69 @@ TEST_CASE("a load that comes and goes faster than the cooldown never shrinks") {
   for (int i = 0; i < 100; ++i) s.Pass();
   CHECK(s.Vms() == 1);
   CHECK(s.Running() == 1);
+}
+
+}  // namespace
+}  // namespace nest::control
+
+namespace nest::control {
+namespace {
+
+TEST_CASE("host loss reschedules everything once; the stale copies go") {
+  Scaler s(1, 4, 2, 1000, 0, 600);
+  REQUIRE(s.store
+              ->Write([](store::WriteTx& tx) {
+                store::Host h;
+                h.name = HostId("h2");
+                h.libvirt_uri = "sim://h2";
+                return tx.CreateHost(h).status();
+              })
+              .ok());
+  s.Converge();
+  REQUIRE(s.Running() == 2);
+  std::set<VmId> lost;
+  for (const auto& vm : s.Snap().vms) {
+    if (vm.host == HostId("h1")) lost.insert(vm.id);
+  }
+  REQUIRE_FALSE(lost.empty());
+
+  s.hosts.SetUnreachable(HostId("h1"), true);
+  ControllerOptions opts = testing::TestControllerOptions();
+  opts.vm_stop_deadline = absl::ZeroDuration();
+  s.controller.reset();  // a new connection, which fails
+  s.controller = std::make_unique<Controller>(
+      *s.store, s.hosts, s.provisioner, s.agents, s.images, s.clock, opts);
+  s.Converge(3);
+  CHECK(s.Running() <= 2);
+  s.clock.Advance(absl::Minutes(2));  // past host_down_grace
+  s.Converge();
+  store::Snapshot snap = s.Snap();
+  CHECK(snap.hosts[0].state == store::HostState::kDown);
+  int replicas = 0, on_h2 = 0;
+  std::map<VmId, HostId> host_of;
+  for (const auto& vm : snap.vms) host_of[vm.id] = vm.host;
+  for (const auto& c : snap.containers) {
+    if (c.desired != ContainerDesiredState::kRunning) continue;
+    ++replicas;
+    on_h2 += c.observed == ContainerObservedState::kRunning &&
+             host_of[c.vm] == HostId("h2");
+  }
+  CHECK(replicas == 2);  // rescheduled once, never duplicated
+  CHECK(on_h2 == 2);
+  CHECK(s.Events("Evacuated") == static_cast<int>(lost.size()));
+
+  s.hosts.SetUnreachable(HostId("h1"), false);
+  s.clock.Advance(absl::Seconds(10));
+  s.Converge();
+  snap = s.Snap();
+  CHECK(snap.hosts[0].state == store::HostState::kReady);
+  for (const auto& vm : snap.vms) CHECK_FALSE(lost.count(vm.id));
+  auto h1 = s.hosts.Host(HostId("h1"));
+  REQUIRE(h1 != nullptr);
+  auto listed = h1->List(false);
+  REQUIRE(listed.ok());
+  for (const auto& info : *listed) CHECK_FALSE(lost.count(info.id));
+  CHECK(s.Running() == 2);
 }
 
 }  // namespace
