@@ -215,6 +215,22 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
   explain->callback([&] {
     run = [&]() -> absl::StatusOr<int> { return ok(Explain(ctx, name)); };
   });
+  auto* rollout =
+      app.add_subcommand("rollout", "follow a workload's rolling update");
+  rollout->require_subcommand(1);
+  auto* rollout_status = rollout->add_subcommand(
+      "status", "wait until every replica runs the newest spec");
+  rollout_status->add_option("workload", name, "workload name")->required();
+  std::string rollout_timeout = "5m";
+  rollout_status->add_option("--timeout", rollout_timeout, "how long to wait")
+      ->capture_default_str();
+  rollout_status->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      NEST_ASSIGN_OR_RETURN(absl::Duration timeout,
+                            ParseTimeout("--timeout", rollout_timeout));
+      return ok(RolloutStatus(ctx, name, timeout));
+    };
+  });
   auto* top = app.add_subcommand(
       "top", "CPU and memory usage of hosts, VMs or containers");
   std::string top_what = "containers";

@@ -71,6 +71,10 @@ struct ApplyOptions {
   absl::Duration poll_interval = absl::Milliseconds(500);
 };
 absl::Status Apply(const Context& ctx, const ApplyOptions& options);
+// Waits (with progress) until every replica of `workload` runs its newest
+// spec; DEADLINE_EXCEEDED naming where it stands after `timeout`.
+absl::Status RolloutStatus(const Context& ctx, const std::string& workload,
+                           absl::Duration timeout);
 
 // The tail of a VM's serial console (its boot log), `tail_bytes` 0: the
 // server's default.

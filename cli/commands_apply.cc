@@ -149,6 +149,13 @@ absl::Status Wait(const Context& ctx, const std::vector<Target>& targets,
 
 }  // namespace
 
+absl::Status RolloutStatus(const Context& ctx, const std::string& workload,
+                           absl::Duration timeout) {
+  ApplyOptions options;
+  options.wait_timeout = timeout;
+  return Wait(ctx, {Target{false, workload}}, options);
+}
+
 absl::Status Apply(const Context& ctx, const ApplyOptions& options) {
   if (options.file.empty()) {
     return absl::InvalidArgumentError(
