@@ -128,32 +128,68 @@ void ApplyFileFields(const std::vector<FileFields>& fields,
   }
 }
 
-void CheckUtf8(const YAML::Node& node, const std::string& path,
+void CheckUtf8(const YAML::Node& root, const std::string& root_path,
                std::vector<NodeViolation>* violations) {
-  auto join = [&](absl::string_view key) {
-    return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+  // An explicit stack, not recursion, with bounds: aliases can make a
+  // document refer to itself (`spec: &s {env: *s}`) or expand
+  // exponentially, and nestctl must neither overflow its stack nor loop
+  // (fuzz_spec found the first).
+  constexpr int kMaxDepth = 64;
+  constexpr int kMaxNodes = 100000;
+  struct Item {
+    YAML::Node node;
+    std::string path;
+    int depth;
   };
-  if (node.IsScalar()) {
-    if (!IsValidUtf8(node.Scalar())) {
-      violations->push_back({path,
-                             absl::StrCat("must be valid UTF-8 text, got ",
-                                          QuoteForMessage(node.Scalar())),
-                             LineOf(node)});
+  std::vector<Item> todo;
+  todo.push_back({root, root_path, 0});
+  int visited = 0;
+  while (!todo.empty()) {
+    Item item = std::move(todo.back());
+    todo.pop_back();
+    const YAML::Node& node = item.node;
+    const std::string& path = item.path;
+    if (++visited > kMaxNodes || item.depth > kMaxDepth) {
+      violations->push_back(
+          {path,
+           absl::StrCat("nested deeper than ", kMaxDepth, " levels or over ",
+                        kMaxNodes,
+                        " values once aliases are expanded (does an alias "
+                        "refer to itself?)"),
+           LineOf(node)});
+      return;
     }
-  } else if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) {
-      CheckUtf8(node[i], absl::StrCat(path, "[", i, "]"), violations);
-    }
-  } else if (node.IsMap()) {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
-      if (!IsValidUtf8(key)) {
-        violations->push_back({join(absl::CEscape(key)),
-                               "field names must be valid UTF-8",
-                               LineOf(it->first)});
-        continue;
+    auto join = [&](absl::string_view key) {
+      return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+    };
+    if (node.IsScalar()) {
+      if (!IsValidUtf8(node.Scalar())) {
+        violations->push_back({path,
+                               absl::StrCat("must be valid UTF-8 text, got ",
+                                            QuoteForMessage(node.Scalar())),
+                               LineOf(node)});
       }
-      CheckUtf8(it->second, join(key), violations);
+    } else if (node.IsSequence()) {
+      for (size_t i = node.size(); i-- > 0;) {
+        todo.push_back(
+            {node[i], absl::StrCat(path, "[", i, "]"), item.depth + 1});
+      }
+    } else if (node.IsMap()) {
+      std::vector<Item> fields;
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
+        if (!IsValidUtf8(key)) {
+          violations->push_back({join(absl::CEscape(key)),
+                                 "field names must be valid UTF-8",
+                                 LineOf(it->first)});
+          continue;
+        }
+        fields.push_back({it->second, join(key), item.depth + 1});
+      }
+      // Reversed onto the stack: reported in document order.
+      for (auto f = fields.rbegin(); f != fields.rend(); ++f) {
+        todo.push_back(std::move(*f));
+      }
     }
   }
 }

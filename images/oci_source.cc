@@ -13,10 +13,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/sha256.h"
 #include "core/validate.h"
 #include "images/byte_source.h"
 #include "images/path.h"
-#include "core/sha256.h"
 #include "images/tar.h"
 
 namespace nest::images {
@@ -156,7 +156,15 @@ absl::StatusOr<Descriptor> ReadDescriptor(const json& j,
     Descriptor d;
     d.media_type = j.value("mediaType", "");
     d.digest = j.at("digest").get<std::string>();
-    d.size = j.at("size").get<uint64_t>();
+    // A float or negative size would be cast out of range (UBSan in
+    // fuzz_oci_layout): only a non-negative integer is a size.
+    const json& size = j.at("size");
+    if (!size.is_number_unsigned() &&
+        !(size.is_number_integer() && size.get<int64_t>() >= 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ".size must be a non-negative integer, got ", size.dump()));
+    }
+    d.size = size.get<uint64_t>();
     NEST_RETURN_IF_ERROR(
         ValidateDigest(absl::StrCat(what, ".digest"), d.digest));
     return d;

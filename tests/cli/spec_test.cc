@@ -318,5 +318,17 @@ TEST_CASE("a YAML stream yaml-cpp would never finish is refused") {
   CHECK(YamlStreamEnds("key: [unterminated"));  // a plain syntax error
 }
 
+TEST_CASE("an alias that refers to itself is refused, not followed forever") {
+  // fuzz_spec: the UTF-8 walk overflowed the stack on this document.
+  auto v = Violations(
+      "kind: Workload\nname: loop\nspec: &s\n  image: x\n"
+      "  env: *s\n");
+  bool named = false;
+  for (const auto& f : v) {
+    named = named || absl::StrContains(f.description, "alias");
+  }
+  CHECK(named);
+}
+
 }  // namespace
 }  // namespace nest::cli

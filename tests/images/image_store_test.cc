@@ -347,6 +347,14 @@ TEST_CASE("wrongly typed OCI metadata fails the import instead of throwing") {
                                    R"(,"layers":[)", layer, "]}"),
                       std::string(kOciManifestType)));
   import_fails("", "diff_ids must be an array");
+
+  // A size that is a float or negative is no size (UBSan: a cast of 1.5e34
+  // to uint64_t, fuzz_oci_layout).
+  for (const char* size : {"1.51e+34", "-1", "2.5"}) {
+    write_index(absl::StrCat(R"({"digest":")", Sha256Digest("x"),
+                             R"(","size":)", size, "}"));
+    import_fails("", "size must be a non-negative integer");
+  }
 }
 
 // Packs a directory tree of (name, content) pairs into a tar file.
