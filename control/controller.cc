@@ -167,6 +167,15 @@ absl::Status Controller::ReconcileOnce() {
   NEST_ASSIGN_OR_RETURN(store::Snapshot snap, store_.ReadSnapshot());
   step("snapshot");
   Observed observed;
+  // VMs with an operation in flight before the hosts are listed: one that
+  // finishes after the listing (a boot that just created its domain) is
+  // not in the list, and must not look missing to this pass (it would be
+  // booted twice: ALREADY_EXISTS, found by bench_autoscale under load).
+  std::set<VmId> busy_before;
+  {
+    absl::MutexLock lock(&mu_);
+    busy_before = busy_;
+  }
   note(SyncHosts(snap, &observed));
   note(SyncContainerRows(snap));
   step("hosts+rows");
@@ -182,6 +191,7 @@ absl::Status Controller::ReconcileOnce() {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, s] : sessions_) observed.agents.insert(id);
     observed.busy = busy_;
+    observed.busy.insert(busy_before.begin(), busy_before.end());
   }
   note(SyncVms(snap, observed));
   step("vms");
