@@ -26,19 +26,11 @@ store::EventQuery AllEvents() {
 
 // Group web (1 vCPU / 256 MiB VMs, min..max, cooldowns in seconds) and
 // workload "app" of `replicas` x `milli_cpu`.
-struct Scaler {
-  testing::TempDir dir;
-  FakeClock clock;
-  std::unique_ptr<store::Store> store;
-  SimHostConnector hosts{vmm::SimHostConfig{}, clock};
-  SimAgentConnector agents;
-  SimProvisioner provisioner;
-  StaticImageSource images;
+struct Scaler : testing::SimParts {
   std::unique_ptr<Controller> controller;
 
   Scaler(int64_t min, int64_t max, int64_t replicas, int64_t milli_cpu,
          int64_t up_cooldown_s, int64_t down_cooldown_s) {
-    store = *store::Store::Open({dir.path + "/state.db"}, clock);
     images.Add("httpd", testing::HttpdImage());
     REQUIRE(store
                 ->Write([&](store::WriteTx& tx) -> absl::Status {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "control/controller.h"
@@ -21,6 +22,20 @@ struct TempDir {
     path = mkdtemp(tmpl);
   }
   ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// What every simulated cluster of these tests is made of: a store in a
+// temp dir, one fake clock, and simulated hosts, agents, provisioner and
+// images.
+struct SimParts {
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<store::Store> store;
+  SimHostConnector hosts{vmm::SimHostConfig{}, clock};
+  SimAgentConnector agents;
+  SimProvisioner provisioner;
+  StaticImageSource images;
+  SimParts() { store = *store::Store::Open({dir.path + "/state.db"}, clock); }
 };
 
 // Tenant "default", host h1 (sim://h1) and group web (1 vCPU, 256 MiB,

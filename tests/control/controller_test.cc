@@ -17,18 +17,10 @@ using store::VmObservedState;
 
 // A small cluster on simulated hosts: group web (1 vCPU, 256 MiB, 1..3
 // VMs), workloads hello x3 (never restarted) and httpd x2.
-struct Cluster {
-  testing::TempDir dir;
-  FakeClock clock;
-  std::unique_ptr<store::Store> store;
-  SimHostConnector hosts{vmm::SimHostConfig{}, clock};
-  SimAgentConnector agents;
-  SimProvisioner provisioner;
-  StaticImageSource images;
+struct Cluster : testing::SimParts {
   std::unique_ptr<Controller> controller;
 
   Cluster() {
-    store = *store::Store::Open({dir.path + "/state.db"}, clock);
     ImageBlob hello{"sha256:" + std::string(64, 'a'),
                     "tar",
                     {"/bin/echo"},

@@ -182,13 +182,11 @@ TEST_CASE("quota input is validated and unknown tenants are NOT_FOUND") {
 // pending with the quota as the reason; raising it lets one more VM in.
 TEST_CASE(
     "autoscaler: scale-up stops at the quota, reports, creates no extra") {
-  testing::TempDir dir;
-  FakeClock clock;
-  auto store = *store::Store::Open({dir.path + "/state.db"}, clock);
-  SimHostConnector hosts{vmm::SimHostConfig{}, clock};
-  SimAgentConnector agents;
-  SimProvisioner provisioner;
-  StaticImageSource images;
+  testing::SimParts sim;
+  auto& store = sim.store;
+  auto& hosts = sim.hosts;
+  auto& clock = sim.clock;
+  StaticImageSource& images = sim.images;
   images.Add("httpd", testing::HttpdImage());
   REQUIRE(store
               ->Write([](store::WriteTx& tx) -> absl::Status {
@@ -212,8 +210,8 @@ TEST_CASE(
                 return tx.CreateWorkload(w).status();
               })
               .ok());
-  Controller controller(*store, hosts, provisioner, agents, images, clock,
-                        testing::TestControllerOptions());
+  Controller controller(*store, hosts, sim.provisioner, sim.agents, images,
+                        clock, testing::TestControllerOptions());
   auto converge = [&] {
     for (int i = 0; i < 8; ++i) {
       (void)controller.ReconcileOnce();

@@ -31,21 +31,13 @@ std::map<std::string, double> Samples(const std::string& text) {
   return out;
 }
 
-struct TelemetryCluster {
-  testing::TempDir dir;
-  FakeClock clock;
-  std::unique_ptr<store::Store> store;
-  SimHostConnector hosts{vmm::SimHostConfig{}, clock};
-  SimAgentConnector agents;
-  SimProvisioner provisioner;
-  StaticImageSource images;
+struct TelemetryCluster : testing::SimParts {
   metrics::Registry registry;
   ControlMetrics instruments = *ControlMetrics::Register(registry);
   std::unique_ptr<Controller> controller;
   std::unique_ptr<UsageSampler> usage;
 
   TelemetryCluster() {
-    store = *store::Store::Open({dir.path + "/state.db"}, clock);
     images.Add("httpd", testing::HttpdImage());
     REQUIRE(testing::SeedHttpd(*store, 10).ok());
     ControllerOptions opts = testing::TestControllerOptions();
