@@ -202,6 +202,8 @@ class Controller {
   // pending work (hysteresis of scale-down; reset by any pass that finds
   // otherwise, and by a restart).
   std::map<std::string, absl::Time> underused_since_ ABSL_GUARDED_BY(pass_mu_);
+  absl::Time next_scale_down_check_ ABSL_GUARDED_BY(pass_mu_) =
+      absl::InfinitePast();
   // Containers sent SIGTERM: (vm, container) -> when SIGKILL is due.
   std::map<std::pair<VmId, std::string>, absl::Time> kill_at_
       ABSL_GUARDED_BY(pass_mu_);

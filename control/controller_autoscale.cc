@@ -191,10 +191,17 @@ absl::Status Controller::ScaleDown(const store::Snapshot& s) {
     }
   }
 
+  // Sizing a scale-down builds a placement snapshot of the cluster: done
+  // at most every kScaleDownCheck, not on every pass (finishing drains
+  // above stays per pass). The hysteresis is measured at that grain.
+  constexpr absl::Duration kScaleDownCheck = absl::Seconds(10);
+  const bool check = now >= next_scale_down_check_;
+  if (check) next_scale_down_check_ = now + kScaleDownCheck;
   std::optional<placement::Snapshot> snap;
   PlacementInput in;
   std::map<std::string, absl::Time> underused;
   for (const store::VmGroup& g : s.groups) {
+    if (!check) break;
     const std::string key = ScopedKey(g.tenant, g.name.str());
     const auto& vms = vms_of[key];
     bool settled = std::all_of(vms.begin(), vms.end(), [](const store::Vm* v) {
@@ -252,7 +259,7 @@ absl::Status Controller::ScaleDown(const store::Snapshot& s) {
       return absl::OkStatus();
     });
   }
-  underused_since_ = std::move(underused);
+  if (check) underused_since_ = std::move(underused);
   if (changes.empty()) return absl::OkStatus();
   return store_.Write([&](store::WriteTx& tx) -> absl::Status {
     tx.SetActor("autoscaler", "");
