@@ -52,19 +52,27 @@ absl::string_view AllocationKindName(AllocationKind kind) {
       return "vm_address";
     case AllocationKind::kContainerBlock:
       return "container_block";
+    case AllocationKind::kContainerAddress:
+      return "container_address";
+    case AllocationKind::kVip:
+      return "vip";
   }
   return "unknown";
 }
 
 absl::StatusOr<AllocationKind> ParseAllocationKind(absl::string_view field,
                                                    absl::string_view text) {
-  for (AllocationKind k : {AllocationKind::kNetwork, AllocationKind::kVmAddress,
-                           AllocationKind::kContainerBlock}) {
+  for (AllocationKind k :
+       {AllocationKind::kNetwork, AllocationKind::kVmAddress,
+        AllocationKind::kContainerBlock, AllocationKind::kContainerAddress,
+        AllocationKind::kVip}) {
     if (text == AllocationKindName(k)) return k;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      field, " must be one of network, vm_address, container_block, got ",
-      QuoteForMessage(text)));
+  return absl::InvalidArgumentError(
+      absl::StrCat(field,
+                   " must be one of network, vm_address, container_block, "
+                   "container_address, vip, got ",
+                   QuoteForMessage(text)));
 }
 
 std::string DescribeAllocation(const Allocation& a) {
@@ -76,6 +84,12 @@ std::string DescribeAllocation(const Allocation& a) {
       return absl::StrCat("vm ", who, " address ", a.prefix.first().ToString());
     case AllocationKind::kContainerBlock:
       return absl::StrCat("vm ", who, " container block ", a.prefix.ToString());
+    case AllocationKind::kContainerAddress:
+      return absl::StrCat("container ", who, " address ",
+                          a.prefix.first().ToString());
+    case AllocationKind::kVip:
+      return absl::StrCat("service ", who, " vip ",
+                          a.prefix.first().ToString());
   }
   return "";
 }
@@ -127,6 +141,12 @@ absl::Status Ipam::ReleaseNetwork(absl::string_view network) {
                      QuoteForMessage(it->second.vms.begin()->str()),
                      "); release them first"));
   }
+  if (!it->second.vips.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "network ", QuoteForMessage(network), " still has ",
+        it->second.vips.size(), " service VIP(s) (e.g. service ",
+        QuoteForMessage(*it->second.vips.begin()), "); release them first"));
+  }
   subnets_.Erase(it->second.subnet);
   networks_.erase(it);
   return absl::OkStatus();
@@ -177,18 +197,122 @@ absl::StatusOr<VmLease> Ipam::AllocateVm(absl::string_view network,
                                             vm.str(), *block}));
   n.vms.insert(vm);
   VmEntry& e = vms_[vm];
-  e = VmEntry{std::string(network), address->first(), *block};
+  e = VmEntry{std::string(network), address->first(), *block,
+              PrefixSet(*block)};
   return LeaseOf(e);
 }
 
 void Ipam::ReleaseVm(const VmId& vm) {
   auto it = vms_.find(vm);
   if (it == vms_.end()) return;
+  for (auto c = containers_.begin(); c != containers_.end();) {
+    c = c->second.parent == vm.str() ? containers_.erase(c) : std::next(c);
+  }
   Network& n = networks_.find(it->second.network)->second;
   n.used.Erase(Ipv4Prefix::Host(it->second.address));
   n.used.Erase(it->second.block);
   n.vms.erase(vm);
   vms_.erase(it);
+}
+
+absl::StatusOr<Ipv4Address> Ipam::AllocateContainer(
+    const VmId& vm, absl::string_view container) {
+  NEST_RETURN_IF_ERROR(CheckOwner("container", container));
+  if (auto it = containers_.find(container); it != containers_.end()) {
+    if (it->second.parent == vm.str()) return it->second.address;
+    return absl::AlreadyExistsError(absl::StrCat(
+        "container ", QuoteForMessage(container), " already holds ",
+        it->second.address.ToString(), " of vm ",
+        QuoteForMessage(it->second.parent), ", not of vm ",
+        QuoteForMessage(vm.str()), "; release it first"));
+  }
+  auto v = vms_.find(vm);
+  if (v == vms_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("vm ", QuoteForMessage(vm.str()),
+                     " has no lease; allocate the VM before its containers"));
+  }
+  std::optional<Ipv4Prefix> address = v->second.containers.LowestFree(32);
+  if (!address) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the container block ", v->second.block.ToString(), " of vm ",
+        QuoteForMessage(vm.str()), " has no free address for container ",
+        QuoteForMessage(container), " (", v->second.containers.size(),
+        " containers hold one)"));
+  }
+  Allocation row{AllocationKind::kContainerAddress, std::string(container),
+                 *address};
+  v->second.containers.Insert(*address, DescribeAllocation(row));
+  containers_[std::string(container)] = Owned{vm.str(), address->first()};
+  return address->first();
+}
+
+void Ipam::ReleaseContainer(absl::string_view container) {
+  auto it = containers_.find(container);
+  if (it == containers_.end()) return;
+  auto v = vms_.find(VmId(it->second.parent));
+  if (v != vms_.end()) {
+    v->second.containers.Erase(Ipv4Prefix::Host(it->second.address));
+  }
+  containers_.erase(it);
+}
+
+std::optional<Ipv4Address> Ipam::FindContainer(
+    absl::string_view container) const {
+  auto it = containers_.find(container);
+  if (it == containers_.end()) return std::nullopt;
+  return it->second.address;
+}
+
+absl::StatusOr<Ipv4Address> Ipam::AllocateVip(absl::string_view network,
+                                              absl::string_view owner) {
+  NEST_RETURN_IF_ERROR(CheckOwner("network", network));
+  NEST_RETURN_IF_ERROR(CheckOwner("service", owner));
+  if (auto it = vips_.find(owner); it != vips_.end()) {
+    if (it->second.parent == network) return it->second.address;
+    return absl::AlreadyExistsError(absl::StrCat(
+        "service ", QuoteForMessage(owner), " already holds a VIP in network ",
+        QuoteForMessage(it->second.parent), ", not ", QuoteForMessage(network),
+        "; release it first"));
+  }
+  auto it = networks_.find(network);
+  if (it == networks_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("network ", QuoteForMessage(network),
+                     " has no subnet; allocate the network before its VIPs"));
+  }
+  Network& n = it->second;
+  // From the top of the subnet down would spread them less predictably;
+  // the lowest free /32 keeps one rule for every kind of allocation.
+  std::optional<Ipv4Prefix> address = n.used.LowestFree(32);
+  if (!address) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "network ", QuoteForMessage(network), " (", n.subnet.ToString(),
+        ") has no free address for the VIP of service ",
+        QuoteForMessage(owner)));
+  }
+  Allocation row{AllocationKind::kVip, std::string(owner), *address};
+  n.used.Insert(*address, DescribeAllocation(row));
+  n.vips.insert(std::string(owner));
+  vips_[std::string(owner)] = Owned{std::string(network), address->first()};
+  return address->first();
+}
+
+void Ipam::ReleaseVip(absl::string_view owner) {
+  auto it = vips_.find(owner);
+  if (it == vips_.end()) return;
+  auto n = networks_.find(it->second.parent);
+  if (n != networks_.end()) {
+    n->second.used.Erase(Ipv4Prefix::Host(it->second.address));
+    n->second.vips.erase(it->first);
+  }
+  vips_.erase(it);
+}
+
+std::optional<Ipv4Address> Ipam::FindVip(absl::string_view owner) const {
+  auto it = vips_.find(owner);
+  if (it == vips_.end()) return std::nullopt;
+  return it->second.address;
 }
 
 std::optional<Ipv4Prefix> Ipam::FindNetwork(absl::string_view network) const {
@@ -212,6 +336,13 @@ std::vector<Allocation> Ipam::Allocations() const {
     out.push_back(
         {AllocationKind::kVmAddress, vm.str(), Ipv4Prefix::Host(e.address)});
     out.push_back({AllocationKind::kContainerBlock, vm.str(), e.block});
+  }
+  for (const auto& [owner, o] : containers_) {
+    out.push_back({AllocationKind::kContainerAddress, owner,
+                   Ipv4Prefix::Host(o.address)});
+  }
+  for (const auto& [owner, o] : vips_) {
+    out.push_back({AllocationKind::kVip, owner, Ipv4Prefix::Host(o.address)});
   }
   std::sort(out.begin(), out.end(),
             [](const Allocation& a, const Allocation& b) {

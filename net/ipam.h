@@ -3,8 +3,9 @@
 // From one configured pool (net.pool, e.g. 10.88.0.0/14) the IPAM hands out
 //   - a subnet per tenant network (net.network_prefix_length, e.g. /20),
 //   - inside that subnet, per VM, an address and a block for the VM's
-//     containers (net.container_block_prefix_length, e.g. /26), which the
-//     host routes via the VM's address.
+//     containers (net.container_block_prefix_length, e.g. /26),
+//   - inside a VM's block, an address per container of that VM,
+//   - inside the subnet, a service VIP per workload that declares ports.
 // In every subnet the network address, the gateway (network + 1, the host's
 // bridge) and the broadcast address are never handed out.
 //
@@ -49,15 +50,23 @@ struct IpamConfig {
 // reserved addresses).
 [[nodiscard]] absl::Status ValidateIpamConfig(const IpamConfig& config);
 
-enum class AllocationKind { kNetwork, kVmAddress, kContainerBlock };
+enum class AllocationKind {
+  kNetwork,
+  kVmAddress,
+  kContainerBlock,
+  kContainerAddress,
+  kVip
+};
 
-// "network", "vm_address", "container_block": stable, for the store.
+// "network", "vm_address", "container_block", "container_address", "vip":
+// stable, for the store.
 absl::string_view AllocationKindName(AllocationKind kind);
 [[nodiscard]] absl::StatusOr<AllocationKind> ParseAllocationKind(
     absl::string_view field, absl::string_view text);
 
-// One persisted row. `owner` is the network's key for kNetwork and the VM id
-// for the VM kinds; the network a VM row belongs to is the one whose subnet
+// One persisted row. `owner` is the network's key for kNetwork, the VM id
+// for the VM kinds, the container id for kContainerAddress and the service's
+// key for kVip; the network (or VM) a row belongs to is the one whose range
 // contains it, so it is not stored twice.
 struct Allocation {
   AllocationKind kind = AllocationKind::kNetwork;
@@ -113,8 +122,26 @@ class Ipam {
   // container block if it has none. NOT_FOUND when `network` has no subnet.
   [[nodiscard]] absl::StatusOr<VmLease> AllocateVm(absl::string_view network,
                                                    const VmId& vm);
-  // Frees the VM's address and block; a no-op when it holds none.
+  // Frees the VM's address and block, and its containers' addresses; a
+  // no-op when it holds none.
   void ReleaseVm(const VmId& vm);
+
+  // The address of `container` in the block of `vm`, allocating the lowest
+  // free one if it has none. NOT_FOUND when `vm` has no lease,
+  // ALREADY_EXISTS when the container holds an address of another VM,
+  // RESOURCE_EXHAUSTED when the block is full.
+  [[nodiscard]] absl::StatusOr<Ipv4Address> AllocateContainer(
+      const VmId& vm, absl::string_view container);
+  void ReleaseContainer(absl::string_view container);
+  std::optional<Ipv4Address> FindContainer(absl::string_view container) const;
+
+  // The service VIP of `owner` in `network`, allocating the lowest free
+  // address of the subnet if it has none. NOT_FOUND when the network has
+  // no subnet, ALREADY_EXISTS when `owner` holds a VIP in another network.
+  [[nodiscard]] absl::StatusOr<Ipv4Address> AllocateVip(
+      absl::string_view network, absl::string_view owner);
+  void ReleaseVip(absl::string_view owner);
+  std::optional<Ipv4Address> FindVip(absl::string_view owner) const;
 
   std::optional<Ipv4Prefix> FindNetwork(absl::string_view network) const;
   std::optional<VmLease> FindVm(const VmId& vm) const;
@@ -127,13 +154,19 @@ class Ipam {
  private:
   struct Network {
     Ipv4Prefix subnet;
-    PrefixSet used;  // reserved addresses, VM addresses, container blocks
+    PrefixSet used;  // reserved addresses, VM addresses, blocks, VIPs
     std::set<VmId> vms;
+    std::set<std::string, std::less<>> vips;
   };
   struct VmEntry {
     std::string network;
     Ipv4Address address;
     Ipv4Prefix block;
+    PrefixSet containers;  // range: block
+  };
+  struct Owned {
+    std::string parent;  // the VM (containers) or network (VIPs)
+    Ipv4Address address;
   };
 
   explicit Ipam(const IpamConfig& config)
@@ -147,6 +180,8 @@ class Ipam {
   PrefixSet subnets_;  // in the pool, labelled with the network's key
   std::map<std::string, Network, std::less<>> networks_;
   std::map<VmId, VmEntry> vms_;
+  std::map<std::string, Owned, std::less<>> containers_;
+  std::map<std::string, Owned, std::less<>> vips_;
 };
 
 }  // namespace nest::net

@@ -73,7 +73,10 @@ absl::StatusOr<Ipam> Ipam::Restore(const IpamConfig& config,
   };
   for (size_t i = 0; i < rows.size(); ++i) {
     const Allocation& row = rows[i];
-    if (row.kind == AllocationKind::kNetwork) continue;
+    if (row.kind != AllocationKind::kVmAddress &&
+        row.kind != AllocationKind::kContainerBlock) {
+      continue;
+    }
     const std::string field = RowField(i);
     const bool is_address = row.kind == AllocationKind::kVmAddress;
     if (row.owner.empty()) {
@@ -138,7 +141,69 @@ absl::StatusOr<Ipam> Ipam::Restore(const IpamConfig& config,
       continue;
     }
     ipam.networks_.find(p.network)->second.vms.insert(vm);
-    ipam.vms_[vm] = VmEntry{p.network, *p.address, *p.block};
+    ipam.vms_[vm] =
+        VmEntry{p.network, *p.address, *p.block, PrefixSet(*p.block)};
+  }
+
+  // Container addresses lie in their VM's block, VIPs in a subnet beside
+  // the VMs: both once the leases stand.
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Allocation& row = rows[i];
+    const bool container = row.kind == AllocationKind::kContainerAddress;
+    if (!container && row.kind != AllocationKind::kVip) continue;
+    const std::string field = RowField(i);
+    if (row.owner.empty() || row.prefix.length() != 32) {
+      errors.Add(field, absl::StrCat("must name its owner and be a /32, got ",
+                                     Show(row)));
+      continue;
+    }
+    auto& owners = container ? ipam.containers_ : ipam.vips_;
+    if (owners.contains(row.owner)) {
+      errors.Add(field, absl::StrCat(QuoteForMessage(row.owner),
+                                     " holds more than one ",
+                                     AllocationKindName(row.kind)));
+      continue;
+    }
+    const PrefixSet::Entry* net = ipam.subnets_.FindOverlap(row.prefix);
+    if (net == nullptr) {
+      errors.Add(field, absl::StrCat("must lie inside a network's subnet, got ",
+                                     Show(row)));
+      continue;
+    }
+    Network& n = ipam.networks_.find(net->label)->second;
+    if (!container) {
+      if (const PrefixSet::Entry* e = n.used.FindOverlap(row.prefix)) {
+        errors.Add(field, absl::StrCat(DescribeAllocation(row), " overlaps ",
+                                       e->label));
+        continue;
+      }
+      n.used.Insert(row.prefix, DescribeAllocation(row));
+      n.vips.insert(row.owner);
+      ipam.vips_[row.owner] = Owned{net->label, row.prefix.first()};
+      continue;
+    }
+    VmEntry* owner_vm = nullptr;
+    for (auto& [vm, e] : ipam.vms_) {
+      if (e.block.Contains(row.prefix)) {
+        owner_vm = &e;
+        ipam.containers_[row.owner] = Owned{vm.str(), row.prefix.first()};
+        break;
+      }
+    }
+    if (owner_vm == nullptr) {
+      errors.Add(field, absl::StrCat("must lie inside a VM's container block, "
+                                     "got ",
+                                     Show(row)));
+      continue;
+    }
+    if (const PrefixSet::Entry* e =
+            owner_vm->containers.FindOverlap(row.prefix)) {
+      ipam.containers_.erase(row.owner);
+      errors.Add(field,
+                 absl::StrCat(DescribeAllocation(row), " overlaps ", e->label));
+      continue;
+    }
+    owner_vm->containers.Insert(row.prefix, DescribeAllocation(row));
   }
   NEST_RETURN_IF_ERROR(errors.ToStatus());
   return ipam;

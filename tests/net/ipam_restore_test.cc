@@ -34,6 +34,11 @@ TEST_CASE("a restored allocator has the same state and continues") {
   for (const char* vm : {"v1", "v2", "v3"}) {
     REQUIRE(before.AllocateVm("b", VmId(vm)).ok());
   }
+  REQUIRE(before.AllocateContainer(VmId("v3"), "c1").ok());
+  REQUIRE(before.AllocateContainer(VmId("v3"), "c2").ok());
+  REQUIRE(before.AllocateContainer(VmId("v2"), "c3").ok());
+  REQUIRE(before.AllocateVip("b", "svc").ok());
+  before.ReleaseContainer("c1");
   before.ReleaseVm(VmId("v2"));
   REQUIRE(before.ReleaseNetwork("a").ok());
 
@@ -42,6 +47,12 @@ TEST_CASE("a restored allocator has the same state and continues") {
   Ipam after = Ipam::Restore(Small(), rows).value();
   CHECK(after.Allocations() == before.Allocations());
   CHECK(after.FindVm(VmId("v3")) == before.FindVm(VmId("v3")));
+  CHECK(after.FindContainer("c2") == before.FindContainer("c2"));
+  CHECK(!after.FindContainer("c3"));
+  CHECK(after.FindVip("svc") == before.FindVip("svc"));
+  // The hole c1 left is filled first, in both.
+  CHECK(after.AllocateContainer(VmId("v3"), "c4").value() ==
+        before.AllocateContainer(VmId("v3"), "c4").value());
 
   // Both continue identically: the holes left by releases are filled first.
   for (Ipam* ipam : {&before, &after}) {
@@ -52,6 +63,26 @@ TEST_CASE("a restored allocator has the same state and continues") {
     CHECK(ipam->AllocateNetwork("e").value() == P("10.88.3.0/24"));
   }
   CHECK(after.Allocations() == before.Allocations());
+}
+
+TEST_CASE("container and VIP rows outside their ranges are refused") {
+  std::vector<Allocation> rows = {
+      {kNet, "b", P("10.88.1.0/24")},
+      {kAddr, "v1", P("10.88.1.2/32")},
+      {kBlock, "v1", P("10.88.1.16/28")},
+      {AllocationKind::kContainerAddress, "c1", P("10.88.1.40/32")},
+      {AllocationKind::kVip, "svc", P("10.88.1.2/32")},
+      {AllocationKind::kContainerAddress, "c2", P("10.88.1.17/32")},
+      {AllocationKind::kContainerAddress, "c2", P("10.88.1.18/32")},
+  };
+  auto v = GetFieldViolations(RestoreError(rows));
+  REQUIRE(v.size() == 3);
+  CHECK(v[0].field == "allocations[3]");
+  CHECK(absl::StrContains(v[0].description, "inside a VM's container block"));
+  CHECK(v[1].field == "allocations[4]");
+  CHECK(absl::StrContains(v[1].description, "overlaps vm \"v1\" address"));
+  CHECK(v[2].field == "allocations[6]");
+  CHECK(absl::StrContains(v[2].description, "more than one"));
 }
 
 TEST_CASE("restoring nothing gives an empty allocator") {

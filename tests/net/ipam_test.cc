@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "core/field_errors.h"
 #include "doctest/doctest.h"
 
@@ -43,13 +44,63 @@ TEST_CASE("bad configs name every bad setting") {
 }
 
 TEST_CASE("allocation kinds round-trip through their names") {
-  for (AllocationKind k : {AllocationKind::kNetwork, AllocationKind::kVmAddress,
-                           AllocationKind::kContainerBlock}) {
+  for (AllocationKind k :
+       {AllocationKind::kNetwork, AllocationKind::kVmAddress,
+        AllocationKind::kContainerBlock, AllocationKind::kContainerAddress,
+        AllocationKind::kVip}) {
     CHECK(ParseAllocationKind("kind", AllocationKindName(k)).value() == k);
   }
   CHECK(ParseAllocationKind("rows[0].kind", "vm").status().message() ==
         "rows[0].kind must be one of network, vm_address, container_block, "
-        "got \"vm\"");
+        "container_address, vip, got \"vm\"");
+}
+
+TEST_CASE("containers get addresses in their VM's block, services VIPs") {
+  Ipam ipam = Ipam::Create(Config("10.88.0.0/16", 24, 29)).value();
+  REQUIRE(ipam.AllocateNetwork("acme").ok());
+  VmLease vm = ipam.AllocateVm("acme", VmId("v1")).value();
+  CHECK(vm.container_block == P("10.88.0.8/29"));
+  CHECK(ipam.AllocateContainer(VmId("v1"), "c1").value() == A("10.88.0.8"));
+  CHECK(ipam.AllocateContainer(VmId("v1"), "c2").value() == A("10.88.0.9"));
+  // Asking again is the same answer; another VM is refused.
+  CHECK(ipam.AllocateContainer(VmId("v1"), "c1").value() == A("10.88.0.8"));
+  REQUIRE(ipam.AllocateVm("acme", VmId("v2")).ok());
+  CHECK(ipam.AllocateContainer(VmId("v2"), "c1").status().code() ==
+        absl::StatusCode::kAlreadyExists);
+  CHECK(ipam.AllocateContainer(VmId("nope"), "c9").status().code() ==
+        absl::StatusCode::kNotFound);
+  for (int i = 3; i <= 8; ++i) {
+    REQUIRE(ipam.AllocateContainer(VmId("v1"), absl::StrCat("c", i)).ok());
+  }
+  absl::Status full = ipam.AllocateContainer(VmId("v1"), "c9").status();
+  CHECK(full.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(full.message() ==
+        "the container block 10.88.0.8/29 of vm \"v1\" has no free address "
+        "for container \"c9\" (8 containers hold one)");
+  ipam.ReleaseContainer("c2");
+  CHECK(!ipam.FindContainer("c2"));
+  CHECK(ipam.AllocateContainer(VmId("v1"), "c9").value() == A("10.88.0.9"));
+
+  // VIPs come from the subnet beside the VMs and never collide with them.
+  Ipv4Address vip = ipam.AllocateVip("acme", "acme/web").value();
+  CHECK(vip == A("10.88.0.4"));
+  CHECK(ipam.AllocateVip("acme", "acme/web").value() == vip);
+  CHECK(ipam.FindVip("acme/web") == vip);
+  CHECK(ipam.AllocateVm("acme", VmId("v3")).value().address == A("10.88.0.5"));
+  CHECK(ipam.AllocateVip("nope", "x").status().code() ==
+        absl::StatusCode::kNotFound);
+  CHECK(ipam.ReleaseNetwork("acme").code() ==
+        absl::StatusCode::kFailedPrecondition);
+
+  // Releasing a VM releases its containers' addresses.
+  ipam.ReleaseVm(VmId("v1"));
+  CHECK(!ipam.FindContainer("c1"));
+  ipam.ReleaseVip("acme/web");
+  CHECK(!ipam.FindVip("acme/web"));
+  ipam.ReleaseVm(VmId("v2"));
+  ipam.ReleaseVm(VmId("v3"));
+  CHECK(ipam.ReleaseNetwork("acme").ok());
+  CHECK(ipam.Allocations().empty());
 }
 
 TEST_CASE("networks get the lowest free subnet; VMs an address and block") {
