@@ -84,6 +84,16 @@ class AgentApi {
   [[nodiscard]] virtual absl::StatusOr<StatsReport> Stats(
       absl::string_view id) = 0;
 
+  // Puts the guest into its tenant network (GuestNetwork): the NIC's
+  // address and default route, the VIPs on lo, the nftables table and the
+  // containers' /etc/hosts. Idempotent and callable at any time, before or
+  // after containers run; a container with an address needs it first
+  // (FAILED_PRECONDITION "guest network not configured" otherwise).
+  // INVALID_ARGUMENT naming the field for bad input; NOT_FOUND naming the
+  // mac when no interface of the guest has it.
+  [[nodiscard]] virtual absl::Status ConfigureNetwork(
+      const GuestNetwork& network) = 0;
+
   // Operator-only: runs a command in the guest itself.
   [[nodiscard]] virtual absl::StatusOr<ExecResult> GuestExec(
       const std::vector<std::string>& args, const ExecOptions& options) = 0;

@@ -408,6 +408,14 @@ absl::StatusOr<ExecResult> AgentClient::Exec(
   return FromProto(r->exec());
 }
 
+absl::Status AgentClient::ConfigureNetwork(const GuestNetwork& network) {
+  v1::Request req;
+  ToProto(network, req.mutable_configure_network());
+  // Bringing up the NIC and loading a ruleset run several commands in the
+  // guest: more than a plain call, bounded all the same.
+  return Call(req, options_.call_timeout + options_.exec_slack).status();
+}
+
 absl::StatusOr<ExecResult> AgentClient::GuestExec(
     const std::vector<std::string>& args, const ExecOptions& options) {
   v1::Request req;

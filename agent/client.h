@@ -75,6 +75,7 @@ class AgentClient : public AgentApi {
   absl::Status Logs(absl::string_view id, bool follow, uint64_t tail_bytes,
                     const LogSink& sink, absl::Time deadline) override;
   absl::StatusOr<StatsReport> Stats(absl::string_view id) override;
+  absl::Status ConfigureNetwork(const GuestNetwork& network) override;
   absl::StatusOr<ExecResult> GuestExec(const std::vector<std::string>& args,
                                        const ExecOptions& options) override;
   absl::Status Shutdown(bool power_off) override;

@@ -34,6 +34,19 @@ void ContainerManager::SetEventSink(EventSink sink) {
   sink_ = std::move(sink);
 }
 
+void ContainerManager::SetNetwork(GuestNetworking* network) {
+  network_ = network;
+}
+
+absl::Status ContainerManager::ConfigureNetwork(const GuestNetwork& network) {
+  NEST_RETURN_IF_ERROR(ValidateGuestNetwork(network));
+  if (network_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this agent runs without guest networking");
+  }
+  return network_->Configure(network);
+}
+
 void ContainerManager::Emit(const AgentEvent& event) {
   absl::MutexLock lock(&sink_mu_);
   if (sink_) sink_(event);
@@ -87,6 +100,7 @@ absl::StatusOr<ContainerInfo> ContainerManager::Launch(
     r.log_path = dir + "/output.log";
     r.info.id = spec.id;
     r.info.image_digest = spec.image_digest;
+    r.info.address = spec.address;
     r.info.state = ContainerState::kCreated;
     r.info.created = clock_.Now();
     if (start) r.info.started = r.info.created;
@@ -95,10 +109,20 @@ absl::StatusOr<ContainerInfo> ContainerManager::Launch(
   std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir, ec);
   std::string log = dir + "/output.log";
-  absl::StatusOr<int> pid =
-      ec ? absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()))
-      : start ? runtime_.Run(spec, rootfs, log)
-              : runtime_.Create(spec, rootfs, log);
+  absl::StatusOr<NetworkAttachment> net = NetworkAttachment{};
+  if (ec) {
+    net = absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
+  } else if (!spec.address.empty()) {
+    net = network_ == nullptr ? NetworkNotConfigured(spec)
+                              : network_->Attach(spec.id, spec.address);
+  }
+  absl::StatusOr<int> pid = !net.ok() ? net.status()
+                            : start   ? runtime_.Run(spec, rootfs, log, *net)
+                                    : runtime_.Create(spec, rootfs, log, *net);
+  if (!pid.ok() && net.ok() && !spec.address.empty()) {
+    absl::Status d = network_->Detach(spec.id);
+    if (!d.ok()) pid = Annotate(pid.status(), d.ToString());
+  }
   ContainerInfo info;
   {
     absl::MutexLock lock(&mu_);
@@ -193,6 +217,10 @@ absl::Status ContainerManager::Delete(const std::string& id) {
     dir = absl::StrCat(options_.run_dir, "/", id);
   }
   absl::Status s = runtime_.Delete(id);
+  if ((s.ok() || absl::IsNotFound(s)) && network_ != nullptr) {
+    // The namespace outlives nothing it served: the process has exited.
+    s = network_->Detach(id);
+  }
   absl::MutexLock lock(&mu_);
   if (!s.ok() && !absl::IsNotFound(s)) {
     containers_[id].busy = false;

@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/image_store.h"
+#include "agent/network.h"
 #include "agent/runtime.h"
 #include "agent/types.h"
 #include "agent/validation.h"
@@ -38,6 +39,12 @@ class ContainerManager {
   // Replaces the sink; returns once no call into the previous one is in
   // progress, so its owner may then be destroyed.
   void SetEventSink(EventSink sink);
+
+  // Where containers with an address get their network; must outlive the
+  // manager. Set before the first request. Without one, ConfigureNetwork
+  // and containers with an address are refused (FAILED_PRECONDITION).
+  void SetNetwork(GuestNetworking* network);
+  [[nodiscard]] absl::Status ConfigureNetwork(const GuestNetwork& network);
 
   [[nodiscard]] absl::StatusOr<ContainerInfo> Create(const ContainerSpec& spec);
   [[nodiscard]] absl::StatusOr<ContainerInfo> Start(const std::string& id);
@@ -81,6 +88,7 @@ class ContainerManager {
   ContainerRuntime& runtime_;
   ImageStore& images_;
   Clock& clock_;
+  GuestNetworking* network_ = nullptr;
   // Held while the sink runs (see SetEventSink). Never taken with mu_.
   absl::Mutex sink_mu_;
   EventSink sink_ ABSL_GUARDED_BY(sink_mu_);

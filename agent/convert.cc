@@ -100,6 +100,7 @@ void ToProto(const ContainerSpec& in, v1::CreateContainerRequest* out) {
     file->set_content(f.content);
     file->set_mode(f.mode);
   }
+  out->set_address(in.address);
 }
 
 ContainerSpec FromProto(const v1::CreateContainerRequest& in) {
@@ -120,6 +121,7 @@ ContainerSpec FromProto(const v1::CreateContainerRequest& in) {
   for (const auto& f : in.files()) {
     out.files.push_back({f.path(), f.content(), f.mode()});
   }
+  out.address = in.address();
   return out;
 }
 
@@ -146,6 +148,7 @@ void ToProto(const ContainerInfo& in, v1::ContainerInfo* out) {
   out->set_created_unix_ms(ToUnixMs(in.created));
   out->set_started_unix_ms(ToUnixMs(in.started));
   out->set_finished_unix_ms(ToUnixMs(in.finished));
+  out->set_address(in.address);
 }
 
 ContainerInfo FromProto(const v1::ContainerInfo& in) {
@@ -171,6 +174,33 @@ ContainerInfo FromProto(const v1::ContainerInfo& in) {
   out.created = FromUnixMs(in.created_unix_ms());
   out.started = FromUnixMs(in.started_unix_ms());
   out.finished = FromUnixMs(in.finished_unix_ms());
+  out.address = in.address();
+  return out;
+}
+
+void ToProto(const GuestNetwork& in, v1::ConfigureNetworkRequest* out) {
+  out->set_mac(in.mac);
+  out->set_address(in.address);
+  out->set_prefix_length(in.prefix_length);
+  out->set_gateway(in.gateway);
+  for (const auto& v : in.vips) out->add_vips(v);
+  out->set_ruleset(in.ruleset);
+  for (const auto& [name, address] : in.hosts) {
+    v1::HostEntry* h = out->add_hosts();
+    h->set_name(name);
+    h->set_address(address);
+  }
+}
+
+GuestNetwork FromProto(const v1::ConfigureNetworkRequest& in) {
+  GuestNetwork out;
+  out.mac = in.mac();
+  out.address = in.address();
+  out.prefix_length = in.prefix_length();
+  out.gateway = in.gateway();
+  out.vips.assign(in.vips().begin(), in.vips().end());
+  out.ruleset = in.ruleset();
+  for (const auto& h : in.hosts()) out.hosts.emplace_back(h.name(), h.address());
   return out;
 }
 

@@ -17,6 +17,9 @@ AgentHello FromProto(const v1::HelloResponse& in);
 void ToProto(const ContainerSpec& in, v1::CreateContainerRequest* out);
 ContainerSpec FromProto(const v1::CreateContainerRequest& in);
 
+void ToProto(const GuestNetwork& in, v1::ConfigureNetworkRequest* out);
+GuestNetwork FromProto(const v1::ConfigureNetworkRequest& in);
+
 void ToProto(const ContainerInfo& in, v1::ContainerInfo* out);
 ContainerInfo FromProto(const v1::ContainerInfo& in);
 

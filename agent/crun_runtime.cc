@@ -163,19 +163,22 @@ void CrunRuntime::Cleanup(const std::string& id, bool overlay) {
 
 absl::StatusOr<int> CrunRuntime::Create(const ContainerSpec& spec,
                                         const std::string& rootfs,
-                                        const std::string& log_path) {
-  return Launch(spec, rootfs, log_path, /*start=*/false);
+                                        const std::string& log_path,
+                                        const NetworkAttachment& network) {
+  return Launch(spec, rootfs, log_path, network, /*start=*/false);
 }
 
 absl::StatusOr<int> CrunRuntime::Run(const ContainerSpec& spec,
                                      const std::string& rootfs,
-                                     const std::string& log_path) {
-  return Launch(spec, rootfs, log_path, /*start=*/true);
+                                     const std::string& log_path,
+                                     const NetworkAttachment& network) {
+  return Launch(spec, rootfs, log_path, network, /*start=*/true);
 }
 
 absl::StatusOr<int> CrunRuntime::Launch(const ContainerSpec& spec,
                                         const std::string& rootfs,
                                         const std::string& log_path,
+                                        const NetworkAttachment& network,
                                         bool start) {
   {
     absl::MutexLock lock(&mu_);
@@ -225,7 +228,7 @@ absl::StatusOr<int> CrunRuntime::Launch(const ContainerSpec& spec,
     w = WriteFile(
         bundle + "/config.json",
         BuildOciConfig(spec, root, options_.cgroup_parent + "/" + spec.id,
-                       files_dir));
+                       files_dir, {network.netns_path, network.hosts_path}));
   }
   if (!w.ok()) return fail(w, overlay);
 

@@ -44,11 +44,13 @@ class CrunRuntime : public ContainerRuntime {
   void SetExitCallback(ExitCallback cb) override;
   absl::StatusOr<int> Create(const ContainerSpec& spec,
                              const std::string& rootfs,
-                             const std::string& log_path) override;
+                             const std::string& log_path,
+                             const NetworkAttachment& network) override;
   absl::Status Start(const std::string& id) override;
   // One `crun run --detach`: a crun process less than Create + Start.
   absl::StatusOr<int> Run(const ContainerSpec& spec, const std::string& rootfs,
-                          const std::string& log_path) override;
+                          const std::string& log_path,
+                          const NetworkAttachment& network) override;
   absl::Status Kill(const std::string& id, int signal) override;
   absl::Status Delete(const std::string& id) override;
   absl::StatusOr<ExecResult> Exec(const std::string& id,
@@ -70,7 +72,8 @@ class CrunRuntime : public ContainerRuntime {
   // Create, or Run when `start` (`crun run --detach`).
   absl::StatusOr<int> Launch(const ContainerSpec& spec,
                              const std::string& rootfs,
-                             const std::string& log_path, bool start);
+                             const std::string& log_path,
+                             const NetworkAttachment& network, bool start);
   std::vector<std::string> Crun(std::vector<std::string> args) const;
   std::string Bundle(const std::string& id) const;
   uint64_t OomKills(const std::string& id) const;

@@ -100,9 +100,21 @@ absl::StatusOr<ContainerInfo> FakeAgent::CreateContainer(
     return absl::AlreadyExistsError(
         absl::StrCat("container ", spec.id, " already exists"));
   }
+  if (!spec.address.empty()) {
+    if (!network_.has_value()) {
+      return NetworkNotConfigured(spec);
+    }
+    for (const auto& [other, c] : containers_) {
+      if (c.spec.address == spec.address) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "address ", spec.address, " is held by container ", other));
+      }
+    }
+  }
   Container& c = containers_[spec.id];
   c.spec = spec;
   c.info.id = spec.id;
+  c.info.address = spec.address;
   c.info.image_digest = spec.image_digest;
   c.info.state = ContainerState::kCreated;
   c.info.pid = static_cast<int>(100 + containers_.size());
@@ -250,6 +262,25 @@ absl::StatusOr<StatsReport> FakeAgent::Stats(absl::string_view id) {
   }
   if (!id.empty() && r.containers.empty()) return NotFound(id);
   return r;
+}
+
+absl::Status FakeAgent::ConfigureNetwork(const GuestNetwork& network) {
+  absl::MutexLock lock(&mu_);
+  NEST_RETURN_IF_ERROR(Enter());
+  NEST_RETURN_IF_ERROR(ValidateGuestNetwork(network));
+  network_ = network;
+  ++network_configs_;
+  return absl::OkStatus();
+}
+
+std::optional<GuestNetwork> FakeAgent::network() const {
+  absl::MutexLock lock(&mu_);
+  return network_;
+}
+
+uint64_t FakeAgent::network_configs() const {
+  absl::MutexLock lock(&mu_);
+  return network_configs_;
 }
 
 absl::StatusOr<ExecResult> FakeAgent::GuestExec(

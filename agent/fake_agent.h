@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -42,6 +43,9 @@ class FakeAgent : public AgentApi {
   absl::Status Logs(absl::string_view id, bool follow, uint64_t tail_bytes,
                     const LogSink& sink, absl::Time deadline) override;
   absl::StatusOr<StatsReport> Stats(absl::string_view id) override;
+  // Validates like the agent (agent/validation.h; any mac is found) and
+  // records the configuration.
+  absl::Status ConfigureNetwork(const GuestNetwork& network) override;
   absl::StatusOr<ExecResult> GuestExec(const std::vector<std::string>& args,
                                        const ExecOptions& options) override;
   absl::Status Shutdown(bool power_off) override;
@@ -61,6 +65,10 @@ class FakeAgent : public AgentApi {
   // Result of every later Exec/GuestExec.
   void SetExecResult(ExecResult result);
   bool powered_off() const;
+  // The last configuration ConfigureNetwork accepted (nullopt: none yet), and
+  // how many it accepted.
+  std::optional<GuestNetwork> network() const;
+  uint64_t network_configs() const;
   // Number of calls made through the AgentApi (for "no call was made").
   uint64_t calls() const;
 
@@ -88,6 +96,8 @@ class FakeAgent : public AgentApi {
   std::set<std::string> images_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Container> containers_ ABSL_GUARDED_BY(mu_);
   ExecResult exec_result_ ABSL_GUARDED_BY(mu_);
+  std::optional<GuestNetwork> network_ ABSL_GUARDED_BY(mu_);
+  uint64_t network_configs_ ABSL_GUARDED_BY(mu_) = 0;
   EventHandler handler_ ABSL_GUARDED_BY(mu_);
 };
 

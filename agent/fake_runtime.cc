@@ -24,7 +24,8 @@ void FakeRuntime::ExitLocked(Fake& f) {
 
 absl::StatusOr<int> FakeRuntime::Create(const ContainerSpec& spec,
                                         const std::string& /*rootfs*/,
-                                        const std::string& log_path) {
+                                        const std::string& log_path,
+                                        const NetworkAttachment& /*network*/) {
   if (!spec.args.empty() && spec.args[0] == "fail-create") {
     return absl::InternalError("fake runtime: create failed as asked");
   }

@@ -33,7 +33,8 @@ class FakeRuntime : public ContainerRuntime {
   void SetExitCallback(ExitCallback cb) override;
   absl::StatusOr<int> Create(const ContainerSpec& spec,
                              const std::string& rootfs,
-                             const std::string& log_path) override;
+                             const std::string& log_path,
+                             const NetworkAttachment& network) override;
   absl::Status Start(const std::string& id) override;
   absl::Status Kill(const std::string& id, int signal) override;
   absl::Status Delete(const std::string& id) override;

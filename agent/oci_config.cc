@@ -79,7 +79,8 @@ std::string JsonQuote(absl::string_view s) {
 
 std::string BuildOciConfig(const ContainerSpec& spec, const OciRoot& root,
                            const std::string& cgroup_path,
-                           const std::string& files_dir) {
+                           const std::string& files_dir,
+                           const OciNetwork& network) {
   std::vector<std::string> env = spec.env;
   bool has_path = false;
   for (const auto& e : env) has_path = has_path || e.rfind("PATH=", 0) == 0;
@@ -113,6 +114,11 @@ std::string BuildOciConfig(const ContainerSpec& spec, const OciRoot& root,
     mounts.push_back(Mount("/tmp", "tmpfs", "tmpfs",
                            {"nosuid", "nodev", "mode=1777", "size=65536k"}));
   }
+  if (!network.netns_path.empty() && !network.hosts_path.empty()) {
+    // Before spec.files, so a file of the spec's own at /etc/hosts wins.
+    mounts.push_back(Mount("/etc/hosts", "bind", network.hosts_path,
+                           {"bind", "ro", "nosuid", "nodev", "noexec"}));
+  }
   for (size_t i = 0; i < spec.files.size(); ++i) {
     mounts.push_back(Mount(spec.files[i].path, "bind",
                            ContainerFilePath(files_dir, i),
@@ -136,7 +142,12 @@ std::string BuildOciConfig(const ContainerSpec& spec, const OciRoot& root,
       "{\"resources\":{", absl::StrJoin(res, ","),
       "},\"cgroupsPath\":", JsonQuote(cgroup_path),
       ",\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":"
-      "\"uts\"},{\"type\":\"mount\"},{\"type\":\"cgroup\"}],"
+      "\"uts\"},{\"type\":\"mount\"},{\"type\":\"cgroup\"}",
+      network.netns_path.empty()
+          ? ""
+          : absl::StrCat(",{\"type\":\"network\",\"path\":",
+                         JsonQuote(network.netns_path), "}"),
+      "],"
       "\"maskedPaths\":[\"/proc/kcore\",\"/proc/keys\",\"/proc/timer_list\","
       "\"/sys/firmware\"],\"readonlyPaths\":[\"/proc/bus\",\"/proc/fs\","
       "\"/proc/irq\",\"/proc/sys\",\"/proc/sysrq-trigger\"]}");

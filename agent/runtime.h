@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/network.h"
 #include "agent/types.h"
 #include "core/status.h"
 
@@ -30,18 +31,20 @@ class ContainerRuntime {
   // Prepares the container from `rootfs` (an unpacked image, not to be
   // modified) with stdout/stderr going to `log_path` (rotated). The process
   // exists but has not run the user's program yet. Returns its pid.
+  // `network.netns_path` empty: the guest's network namespace; set: that
+  // namespace, with network.hosts_path as /etc/hosts.
   [[nodiscard]] virtual absl::StatusOr<int> Create(
       const ContainerSpec& spec, const std::string& rootfs,
-      const std::string& log_path) = 0;
+      const std::string& log_path, const NetworkAttachment& network) = 0;
   [[nodiscard]] virtual absl::Status Start(const std::string& id) = 0;
   // Create and Start in one step. The process may have exited (and been
   // reported) by the time this returns. On error nothing is left behind.
   // The default makes the two calls; a runtime that can do it in one
   // (`crun run --detach`) overrides it.
-  [[nodiscard]] virtual absl::StatusOr<int> Run(const ContainerSpec& spec,
-                                                const std::string& rootfs,
-                                                const std::string& log_path) {
-    NEST_ASSIGN_OR_RETURN(int pid, Create(spec, rootfs, log_path));
+  [[nodiscard]] virtual absl::StatusOr<int> Run(
+      const ContainerSpec& spec, const std::string& rootfs,
+      const std::string& log_path, const NetworkAttachment& network) {
+    NEST_ASSIGN_OR_RETURN(int pid, Create(spec, rootfs, log_path, network));
     absl::Status started = Start(spec.id);
     if (!started.ok()) {
       (void)Delete(spec.id);

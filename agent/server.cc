@@ -412,6 +412,9 @@ void AgentServer::HandleSlow(const std::shared_ptr<Conn>& conn, uint64_t rid,
       s = r.status();
       break;
     }
+    case v1::Request::kConfigureNetwork:
+      s = containers_.ConfigureNetwork(FromProto(req.configure_network()));
+      break;
     case v1::Request::kGuestExec: {
       const v1::GuestExecRequest& e = req.guest_exec();
       spdlog::info("agent: guest exec {}",

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -50,6 +51,10 @@ struct ContainerSpec {
   ContainerLimits limits;
   uint32_t stop_grace_s = 10;
   std::vector<ContainerFile> files;
+  // Empty: the container shares the guest's network namespace. Set (an IPv4
+  // dotted quad): the container gets its own network namespace holding this
+  // address as a /32, routed through the guest (see GuestNetwork).
+  std::string address;
 };
 
 enum class ContainerState { kUnknown, kCreated, kRunning, kExited };
@@ -65,6 +70,29 @@ struct ContainerInfo {
   absl::Time created = absl::InfinitePast();
   absl::Time started = absl::InfinitePast();
   absl::Time finished = absl::InfinitePast();
+  std::string address;  // the container's own address; empty: the guest's
+};
+
+// The guest's place in its tenant network (issue 9). IPv4 dotted quads.
+struct GuestNetwork {
+  // The VM's NIC ("52:54:00:12:34:56"): the interface to configure.
+  std::string mac;
+  std::string address;     // the VM's address, e.g. "10.88.0.2"
+  int prefix_length = 0;   // of the tenant subnet (on-link through the NIC)
+  std::string gateway;     // the host's bridge, e.g. "10.88.0.1": default route
+  // The tenant's service VIPs. The guest holds each as a /32 on `lo`, so it
+  // answers ARP for them; VIPs no longer listed are removed.
+  std::vector<std::string> vips;
+  // A complete `nft -f` script for the guest's own table (it declares,
+  // flushes and refills `table ip nest`). Applied when it differs from the
+  // last applied one, and again whenever the table has gone. Empty: the
+  // table is removed.
+  std::string ruleset;
+  // (name, address): the file bind-mounted read-only at /etc/hosts in every
+  // container with its own address (after the localhost lines). Updated in
+  // place, so running containers see changes.
+  std::vector<std::pair<std::string, std::string>> hosts;
+  friend bool operator==(const GuestNetwork&, const GuestNetwork&) = default;
 };
 
 struct ExecOptions {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/container_files.h"
 #include "core/validate.h"
 
@@ -32,6 +33,104 @@ absl::Status ValidateContainerId(absl::string_view field,
       " must be 1-128 characters of [A-Za-z0-9_.-] not starting with '.' or "
       "'-', got ",
       QuoteForMessage(id)));
+}
+
+namespace {
+
+absl::Status BadAddress(absl::string_view field, absl::string_view value) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be an IPv4 address like 10.88.0.2, got ",
+                   QuoteForMessage(value)));
+}
+
+bool ValidHostName(absl::string_view name) {
+  if (name.empty() || name.size() > 253 || name[0] == '-' || name[0] == '.') {
+    return false;
+  }
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ParseIpv4(absl::string_view text, uint32_t* out) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, '.');
+  if (parts.size() != 4) return false;
+  uint32_t value = 0;
+  for (absl::string_view p : parts) {
+    if (p.empty() || p.size() > 3 || (p.size() > 1 && p[0] == '0')) {
+      return false;
+    }
+    uint32_t octet = 0;
+    for (char c : p) {
+      if (c < '0' || c > '9') return false;
+      octet = octet * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (octet > 255) return false;
+    value = (value << 8) | octet;
+  }
+  if (out != nullptr) *out = value;
+  return true;
+}
+
+absl::Status ValidateMac(absl::string_view field, absl::string_view mac) {
+  bool ok = mac.size() == 17;
+  for (size_t i = 0; ok && i < mac.size(); ++i) {
+    char c = mac[i];
+    ok = i % 3 == 2 ? c == ':'
+                    : ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                       (c >= 'A' && c <= 'F'));
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be a MAC address like 52:54:00:12:34:56, got ",
+                   QuoteForMessage(mac)));
+}
+
+absl::Status ValidateGuestNetwork(const GuestNetwork& n) {
+  NEST_RETURN_IF_ERROR(ValidateMac("mac", n.mac));
+  uint32_t address = 0, gateway = 0;
+  if (!ParseIpv4(n.address, &address)) return BadAddress("address", n.address);
+  if (n.prefix_length < 8 || n.prefix_length > 30) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prefix_length must be between 8 and 30, got ", n.prefix_length));
+  }
+  if (!ParseIpv4(n.gateway, &gateway)) return BadAddress("gateway", n.gateway);
+  uint32_t mask = ~uint32_t{0} << (32 - n.prefix_length);
+  if ((gateway & mask) != (address & mask) || gateway == address) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gateway must be an address of the subnet ", n.address, "/",
+        n.prefix_length, " other than the address, got ",
+        QuoteForMessage(n.gateway)));
+  }
+  for (size_t i = 0; i < n.vips.size(); ++i) {
+    if (!ParseIpv4(n.vips[i], nullptr)) {
+      return BadAddress(absl::StrCat("vips[", i, "]"), n.vips[i]);
+    }
+  }
+  for (size_t i = 0; i < n.hosts.size(); ++i) {
+    const auto& [name, addr] = n.hosts[i];
+    if (!ValidHostName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "hosts[", i,
+          "].name must be 1-253 characters of [A-Za-z0-9._-] not starting "
+          "with '.' or '-', got ",
+          QuoteForMessage(name)));
+    }
+    if (!ParseIpv4(addr, nullptr)) {
+      return BadAddress(absl::StrCat("hosts[", i, "].address"), addr);
+    }
+  }
+  if (n.ruleset.size() > (1 << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ruleset must be at most 1048576 bytes, got ", n.ruleset.size()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateSpec(const ContainerSpec& spec) {
@@ -73,6 +172,9 @@ absl::Status ValidateSpec(const ContainerSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         "limits.pids_max must be 0 (unlimited) or positive, got ", l.pids_max));
   }
+  if (!spec.address.empty() && !ParseIpv4(spec.address, nullptr)) {
+    return BadAddress("address", spec.address);
+  }
   if (spec.stop_grace_s > 3600) {
     return absl::InvalidArgumentError(absl::StrCat(
         "stop_grace_s must be at most 3600, got ", spec.stop_grace_s));
@@ -87,6 +189,12 @@ absl::Status ValidateSpec(const ContainerSpec& spec) {
   FieldErrors errors;
   CheckContainerFiles(files, "files", errors);
   return errors.ToStatus();
+}
+
+absl::Status NetworkNotConfigured(const ContainerSpec& spec) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "guest network not configured: container ", spec.id,
+      " asks for address ", spec.address, "; call ConfigureNetwork first"));
 }
 
 absl::Status ValidateSignal(int signal) {

@@ -20,6 +20,23 @@ namespace nest::agent {
 // Every field of a CreateContainer request.
 [[nodiscard]] absl::Status ValidateSpec(const ContainerSpec& spec);
 
+// A dotted-quad IPv4 address ("10.88.0.2"), each part 0-255 without
+// leading zeros; false otherwise. `out` (host byte order) may be null.
+bool ParseIpv4(absl::string_view text, uint32_t* out);
+
+// "52:54:00:12:34:56": six pairs of hex digits separated by ':'.
+[[nodiscard]] absl::Status ValidateMac(absl::string_view field,
+                                       absl::string_view mac);
+
+// Every field of a ConfigureNetwork request: the addresses, prefix_length
+// 8..30, a gateway inside the subnet other than the address, the VIPs, the
+// hosts' names (letters, digits, '.', '-', '_', at most 253) and addresses.
+[[nodiscard]] absl::Status ValidateGuestNetwork(const GuestNetwork& network);
+
+// FAILED_PRECONDITION "guest network not configured …": `spec` asks for an
+// address before ConfigureNetwork was called.
+[[nodiscard]] absl::Status NetworkNotConfigured(const ContainerSpec& spec);
+
 // 1..64.
 [[nodiscard]] absl::Status ValidateSignal(int signal);
 

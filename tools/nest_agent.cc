@@ -23,6 +23,7 @@
 #include "agent/crun_runtime.h"
 #include "agent/guest.h"
 #include "agent/image_store.h"
+#include "agent/network.h"
 #include "agent/server.h"
 #include "core/byte_stream.h"
 #include "core/clock.h"
@@ -180,6 +181,12 @@ int main(int argc, char** argv) {
   nest::agent::ImageStore images(state_dir + "/images");
   nest::agent::ContainerManager containers({run_dir + "/containers"}, runtime,
                                            images, nest::RealClock());
+  // The hosts file lives on tmpfs: containers bind-mount it, and it is
+  // rewritten at each ConfigureNetwork after a reboot anyway.
+  nest::agent::LinuxNetwork::Options no;
+  no.state_dir = run_dir + "/network";
+  nest::agent::LinuxNetwork network(no);
+  containers.SetNetwork(&network);
   std::unique_ptr<nest::agent::GuestOps> guest = nest::agent::NewLinuxGuest();
   AgentServer server({NEST_VERSION}, containers, images, *guest,
                      nest::RealClock());

@@ -56,6 +56,9 @@ class ForwardingAgent : public agent::AgentApi {
   absl::StatusOr<agent::StatsReport> Stats(absl::string_view id) override {
     return inner_->Stats(id);
   }
+  absl::Status ConfigureNetwork(const agent::GuestNetwork& network) override {
+    return inner_->ConfigureNetwork(network);
+  }
   absl::StatusOr<agent::ExecResult> GuestExec(
       const std::vector<std::string>& args,
       const agent::ExecOptions& options) override {
