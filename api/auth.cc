@@ -87,13 +87,7 @@ Access AccessOf(absl::string_view rpc) {
 
 absl::StatusOr<control::Commands> Gate::Enter(const grpc::ServerContext* ctx,
                                               absl::string_view rpc) {
-  Access access = AccessOf(rpc);
-  if (mode_ == AuthMode::kTrustAll) {
-    if (access == Access::kDenied) {
-      return absl::PermissionDeniedError(absl::StrCat(rpc, " is not allowed"));
-    }
-    return base_.As(base_.tenant(), "api", /*cluster_wide=*/true);
-  }
+  if (mode_ == AuthMode::kTrustAll) return EnterWithToken("", rpc);
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
@@ -106,8 +100,19 @@ absl::StatusOr<control::Commands> Gate::Enter(const grpc::ServerContext* ctx,
     return absl::UnauthenticatedError(
         "the authorization header must be \"Bearer <token>\"");
   }
-  NEST_ASSIGN_OR_RETURN(store::ApiTokenRow token,
-                        base_.Authenticate(value.substr(kBearer.size())));
+  return EnterWithToken(value.substr(kBearer.size()), rpc);
+}
+
+absl::StatusOr<control::Commands> Gate::EnterWithToken(absl::string_view secret,
+                                                       absl::string_view rpc) {
+  Access access = AccessOf(rpc);
+  if (mode_ == AuthMode::kTrustAll) {
+    if (access == Access::kDenied) {
+      return absl::PermissionDeniedError(absl::StrCat(rpc, " is not allowed"));
+    }
+    return base_.As(base_.tenant(), "api", /*cluster_wide=*/true);
+  }
+  NEST_ASSIGN_OR_RETURN(store::ApiTokenRow token, base_.Authenticate(secret));
   if (!Allows(token.role, access)) {
     return absl::PermissionDeniedError(
         absl::StrCat("a ", token.role, " token may not call ", rpc));

@@ -37,6 +37,10 @@ class Gate {
   // may not call `rpc`).
   [[nodiscard]] absl::StatusOr<control::Commands> Enter(
       const grpc::ServerContext* ctx, absl::string_view rpc);
+  // The same for a caller known by its bearer token's secret (the
+  // dashboard's HTTP requests), with the same errors.
+  [[nodiscard]] absl::StatusOr<control::Commands> EnterWithToken(
+      absl::string_view token, absl::string_view rpc);
 
  private:
   control::Commands& base_;

@@ -15,6 +15,8 @@ constexpr char kExpositionType[] = "text/plain; version=0.0.4; charset=utf-8";
 HttpServer::~HttpServer() { Shutdown(); }
 
 void HttpServer::Shutdown() {
+  // Live streams end first, or stop() would wait for them.
+  if (dashboard_) dashboard_->Stop();
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -71,6 +73,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(
     }
     res.set_content(*text, kExpositionType);
   });
+  if (options.dashboard.commands != nullptr) {
+    if (options.dashboard.clock == nullptr) {
+      return absl::InvalidArgumentError("the dashboard needs a clock");
+    }
+    // Live streams hold a thread each (bounded by max_streams); the rest
+    // serve pages and JSON.
+    int threads = options.dashboard.max_streams + 8;
+    svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    out->dashboard_ = std::make_unique<Dashboard>(options.dashboard);
+    out->dashboard_->Register(svr);
+  }
   svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -1,5 +1,5 @@
-// nestd's HTTP port: /metrics in the Prometheus text format (and, later,
-// the dashboard). Served by cpp-httplib on its own threads.
+// nestd's HTTP port: /metrics in the Prometheus text format and the web
+// dashboard (api/dashboard.h). Served by cpp-httplib on its own threads.
 //
 // /metrics names every tenant's objects, so it needs an operator's bearer
 // token unless the server listens on loopback only: StartHttpServer refuses
@@ -15,6 +15,7 @@
 
 #include "absl/strings/string_view.h"
 #include "api/address.h"
+#include "api/dashboard.h"
 #include "core/metrics.h"
 #include "core/status.h"
 
@@ -33,6 +34,9 @@ struct HttpOptions {
   std::function<absl::Status(absl::string_view token)> authorize;
   // What /metrics renders; must outlive the server.
   const metrics::Registry* registry = nullptr;
+  // The dashboard, when dashboard.commands is set. It needs a token of its
+  // own (any role) even on loopback, whatever `authorize` says.
+  DashboardOptions dashboard;
 };
 
 class HttpServer {
@@ -44,6 +48,7 @@ class HttpServer {
  private:
   friend absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(
       const HttpOptions&);
+  std::unique_ptr<Dashboard> dashboard_;  // outlives server_'s handlers
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

@@ -23,6 +23,8 @@ PACKAGES=(
   python3-grpcio python3-grpc-tools
   # checks the /metrics exposition (promtool)
   prometheus
+  # the dashboard's browser tests and bench_dashboard (headless chromium)
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The second quick-start command and what CI runs: installs what is missing,
-# builds with -Werror, runs every test tier (unit, libvirt, e2e, layering)
+# builds with -Werror, runs every test tier (unit, libvirt, e2e, browser,
+# layering)
 # and the README's demo command, then rebuilds the unit tests under AddressSanitizer+UBSan and runs them.
 # Prints each phase's wall time and, last, one "N passed, N failed" line.
 source "$(dirname "$0")/lib/common.sh"
@@ -57,6 +58,7 @@ if phase "build (-Werror)" scripts/build.sh "$NEST_ROOT/build"; then
   run phase "unit tier" tier unit build unit -j2
   run phase "libvirt tier" tier libvirt build libvirt
   run phase "e2e tier" tier e2e build e2e
+  run phase "browser tier" tier browser build browser
   run phase "README demo" readme_demo
 else
   STATUS=1

@@ -337,6 +337,8 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
     api::HttpOptions hopts;
     hopts.listen_address = cfg.http_listen;
     hopts.registry = &registry;
+    hopts.dashboard.commands = &commands;
+    hopts.dashboard.clock = &clock;
     NEST_ASSIGN_OR_RETURN(api::HostPort where,
                           api::SplitHostPort("--http-listen", cfg.http_listen));
     // Off this machine, /metrics (every tenant's objects) is for operators.
@@ -354,6 +356,8 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
     NEST_ASSIGN_OR_RETURN(http, api::StartHttpServer(hopts));
     spdlog::info("metrics on http://{}:{}/metrics{}", where.host, http->port(),
                  hopts.authorize ? " (operator token required)" : "");
+    spdlog::info("dashboard on http://{}:{}/ (log in with an API token)",
+                 where.host, http->port());
   }
   controller.Start();
   usage.Start();

@@ -1,0 +1,330 @@
+#include "api/dashboard.h"
+
+#include <httplib.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "api/dashboard_assets.h"
+#include "api/dashboard_json.h"
+
+namespace nest::api {
+namespace {
+
+// Why a cookie: the live view uses EventSource, which cannot send an
+// Authorization header, and a token in the URL would end up in history,
+// proxy logs and Referer headers. So login trades the token for a random
+// session id in a cookie that is HttpOnly (page scripts, and so injected
+// ones, cannot read it), SameSite=Strict (no other site's page can make the
+// browser send it, which also covers CSRF on the two POSTs) and Path=/.
+// Not Secure: the HTTP port serves plain HTTP unless a TLS proxy fronts it,
+// and a Secure cookie would never come back. The server keeps the token
+// (memory only) and re-checks it on every request.
+constexpr char kCookie[] = "nest_session";
+
+void Reply(httplib::Response& res, int status, const std::string& json) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(json, "application/json");
+}
+
+void Fail(httplib::Response& res, const absl::Status& s) {
+  int status = 500;
+  switch (s.code()) {
+    case absl::StatusCode::kUnauthenticated:
+      status = 401;
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      status = 403;
+      break;
+    case absl::StatusCode::kNotFound:
+      status = 404;
+      break;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      status = 400;
+      break;
+    case absl::StatusCode::kUnavailable:
+      status = 503;
+      break;
+    default:
+      break;
+  }
+  Reply(res, status,
+        nlohmann::json{{"error", std::string(s.message())}}.dump());
+}
+
+std::string CookieValue(const httplib::Request& req, absl::string_view name) {
+  std::string header = req.get_header_value("Cookie");
+  for (absl::string_view part : absl::StrSplit(header, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (absl::ConsumePrefix(&part, name) && absl::ConsumePrefix(&part, "=")) {
+      return std::string(part);
+    }
+  }
+  return "";
+}
+
+void SecurityHeaders(httplib::Response& res) {
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' data:; "
+                 "frame-ancestors 'none'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+}
+
+}  // namespace
+
+Dashboard::Dashboard(const DashboardOptions& options)
+    : options_(options),
+      gate_(*options.commands, options.auth),
+      history_(*options.commands, *options.clock, options.history_interval,
+               options.history_points) {}
+
+Dashboard::~Dashboard() { Stop(); }
+
+void Dashboard::Stop() {
+  stopping_ = true;
+  history_.Stop();
+}
+
+std::string Dashboard::NewSession(const std::string& token) {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return "";
+  std::string id = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+  absl::Time now = options_.clock->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    it = it->second.expires <= now ? sessions_.erase(it) : std::next(it);
+  }
+  while (!sessions_.empty() && sessions_.size() >= options_.max_sessions) {
+    auto oldest = std::min_element(sessions_.begin(), sessions_.end(),
+                                   [](const auto& a, const auto& b) {
+                                     return a.second.expires < b.second.expires;
+                                   });
+    sessions_.erase(oldest);
+  }
+  sessions_[id] = Session{token, now + options_.session_ttl};
+  return id;
+}
+
+std::string Dashboard::SessionToken(const std::string& id) {
+  if (id.empty()) return "";
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return "";
+  if (it->second.expires <= options_.clock->Now()) {
+    sessions_.erase(it);
+    return "";
+  }
+  return it->second.token;
+}
+
+void Dashboard::EndSession(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_.erase(id);
+}
+
+void Dashboard::Register(httplib::Server& svr) {
+  // The caller's commands for `rpc` (its access level decides, as in the
+  // gRPC API): the bearer header wins over the session cookie.
+  auto enter = [this](
+                   const httplib::Request& req,
+                   absl::string_view rpc) -> absl::StatusOr<control::Commands> {
+    std::string auth = req.get_header_value("Authorization");
+    absl::string_view token;
+    std::string from_session;
+    if (!auth.empty()) {
+      token = auth;
+      if (!absl::ConsumePrefix(&token, "Bearer ")) {
+        return absl::UnauthenticatedError(
+            "the Authorization header must be \"Bearer <token>\"");
+      }
+    } else {
+      from_session = SessionToken(CookieValue(req, kCookie));
+      if (from_session.empty()) {
+        return absl::UnauthenticatedError(
+            "log in with an API token (or send Authorization: Bearer)");
+      }
+      token = from_session;
+    }
+    return gate_.EnterWithToken(token, rpc);
+  };
+  auto is_operator = [this, enter](const httplib::Request& req) {
+    return enter(req, "ListHosts").ok();
+  };
+
+  auto asset = [](const httplib::Request& req, httplib::Response& res) {
+    const WebAsset* a =
+        FindWebAsset(req.path == "/" ? "/index.html" : req.path);
+    if (a == nullptr) {
+      res.status = 404;
+      res.set_content("404 Not Found\n", "text/plain");
+      return;
+    }
+    SecurityHeaders(res);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(reinterpret_cast<const char*>(a->data), a->size,
+                    a->content_type);
+  };
+  svr.Get("/", asset);
+  svr.Get(R"(/[a-z_]+\.(html|js|css|svg))", asset);
+
+  svr.Post("/api/ui/login", [this](const httplib::Request& req,
+                                   httplib::Response& res) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("token") ||
+        !body["token"].is_string()) {
+      Fail(res, absl::InvalidArgumentError(
+                    "the body must be {\"token\": \"<API token>\"}"));
+      return;
+    }
+    std::string token = body["token"].get<std::string>();
+    auto c = gate_.EnterWithToken(token, "ListVms");
+    if (!c.ok()) {
+      Fail(res, c.status());
+      return;
+    }
+    bool op = gate_.EnterWithToken(token, "ListHosts").ok();
+    std::string id = NewSession(token);
+    if (id.empty()) {
+      Fail(res, absl::InternalError("no randomness for a session id"));
+      return;
+    }
+    res.set_header("Set-Cookie",
+                   absl::StrCat(kCookie, "=", id,
+                                "; Path=/; HttpOnly; SameSite=Strict; "
+                                "Max-Age=",
+                                absl::ToInt64Seconds(options_.session_ttl)));
+    Reply(
+        res, 200,
+        nlohmann::json{{"tenant", c->tenant().str()}, {"operator", op}}.dump());
+  });
+  svr.Post("/api/ui/logout", [this](const httplib::Request& req,
+                                    httplib::Response& res) {
+    EndSession(CookieValue(req, kCookie));
+    res.set_header("Set-Cookie", absl::StrCat(kCookie,
+                                              "=; Path=/; HttpOnly; "
+                                              "SameSite=Strict; Max-Age=0"));
+    Reply(res, 200, "{}");
+  });
+  svr.Get("/api/ui/me", [enter, is_operator](const httplib::Request& req,
+                                             httplib::Response& res) {
+    auto c = enter(req, "ListVms");
+    if (!c.ok()) return Fail(res, c.status());
+    Reply(res, 200,
+          nlohmann::json{{"tenant", c->tenant().str()},
+                         {"operator", is_operator(req)}}
+              .dump());
+  });
+  svr.Get(
+      "/api/ui/cluster", [this, enter, is_operator](const httplib::Request& req,
+                                                    httplib::Response& res) {
+        auto c = enter(req, "ListVms");
+        if (!c.ok()) return Fail(res, c.status());
+        auto json =
+            dashboard::ClusterJson(*c, is_operator(req), options_.clock->Now());
+        if (!json.ok()) return Fail(res, json.status());
+        Reply(res, 200, *json);
+      });
+  svr.Get("/api/ui/workload",
+          [this, enter](const httplib::Request& req, httplib::Response& res) {
+            auto c = enter(req, "GetWorkload");
+            if (!c.ok()) return Fail(res, c.status());
+            auto json = dashboard::WorkloadJson(*c, req.get_param_value("name"),
+                                                options_.clock->Now());
+            if (!json.ok()) return Fail(res, json.status());
+            Reply(res, 200, *json);
+          });
+  svr.Get("/api/ui/group",
+          [this, enter](const httplib::Request& req, httplib::Response& res) {
+            auto c = enter(req, "GetVmGroup");
+            if (!c.ok()) return Fail(res, c.status());
+            std::string name = req.get_param_value("name");
+            auto json = dashboard::GroupJson(
+                *c, name, history_.Of(c->tenant(), GroupId(name)),
+                options_.clock->Now());
+            if (!json.ok()) return Fail(res, json.status());
+            Reply(res, 200, *json);
+          });
+  svr.Get("/api/ui/events", [this, enter](const httplib::Request& req,
+                                          httplib::Response& res) {
+    auto entered = enter(req, "Watch");
+    if (!entered.ok()) return Fail(res, entered.status());
+    if (streams_.fetch_add(1) >= options_.max_streams) {
+      streams_.fetch_sub(1);
+      return Fail(res, absl::UnavailableError("too many live streams"));
+    }
+    // A reconnecting EventSource resumes after the last event it got.
+    int64_t after = 0;
+    if (!absl::SimpleAtoi(req.get_header_value("Last-Event-ID"), &after) ||
+        after < 0) {
+      after = entered->LastEventSeq();
+    }
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Accel-Buffering", "no");
+    control::Commands c = *entered;
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, c, after](size_t, httplib::DataSink& sink) mutable {
+          auto write = [&sink](const std::string& s) {
+            return sink.write(s.data(), s.size());
+          };
+          if (!write(absl::StrCat("retry: 1000\n: seq ", after, "\n\n"))) {
+            return false;
+          }
+          Clock& clock = *options_.clock;
+          absl::Time end = clock.MonotonicNow() + options_.stream_lifetime;
+          absl::Time quiet_since = clock.MonotonicNow();
+          control::EventFilter f;
+          f.limit = 200;
+          while (!stopping_ && clock.MonotonicNow() < end) {
+            int64_t committed = c.LastEventSeq();
+            f.after_seq = after;
+            auto events = c.ListEvents(f);
+            if (!events.ok()) {
+              if (!absl::IsOutOfRange(events.status())) break;
+              // Pruned past our position: the page reloads its state.
+              write(absl::StrCat(
+                  "event: reset\ndata: ",
+                  nlohmann::json(std::string(events.status().message())).dump(),
+                  "\n\n"));
+              after = committed;
+              continue;
+            }
+            for (const store::Event& e : *events) {
+              if (!write(absl::StrCat("id: ", e.seq, "\nevent: change\ndata: ",
+                                      dashboard::EventJson(e), "\n\n"))) {
+                return false;  // the browser went away
+              }
+              quiet_since = clock.MonotonicNow();
+            }
+            after = events->size() < static_cast<size_t>(f.limit)
+                        ? std::max(after, committed)
+                        : events->back().seq;
+            // A comment now and then finds a vanished client by a failed
+            // write, and keeps proxies from timing the stream out.
+            if (clock.MonotonicNow() - quiet_since > absl::Seconds(10)) {
+              if (!write(": ping\n\n")) return false;
+              quiet_since = clock.MonotonicNow();
+            }
+            c.WaitForEvents(after, absl::Milliseconds(500));
+          }
+          sink.done();
+          return true;
+        },
+        [this](bool) { streams_.fetch_sub(1); });
+  });
+  history_.Start();
+}
+
+}  // namespace nest::api

@@ -1,0 +1,38 @@
+// The dashboard's JSON documents, built from control::Commands acting for
+// the caller, so every list is already scoped to the caller's tenant (see
+// api/auth.h). Field names are the contract with web/*.js.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "api/dashboard_history.h"
+#include "control/commands.h"
+#include "store/types.h"
+
+namespace nest::api::dashboard {
+
+// Everything the packing view and the lists draw: hosts (only when
+// `with_hosts`: an operator), groups, VMs, workloads and containers, the
+// server's time and the last event seq. Resources are arrays
+// [milli_cpu, memory_mib, disk_mib].
+[[nodiscard]] absl::StatusOr<std::string> ClusterJson(control::Commands& c,
+                                                      bool with_hosts,
+                                                      absl::Time now);
+
+// One workload, its replicas, its events and, when replicas are pending,
+// the scheduler's explanation.
+[[nodiscard]] absl::StatusOr<std::string> WorkloadJson(control::Commands& c,
+                                                       const std::string& name,
+                                                       absl::Time now);
+
+// One group, its VMs, its events and its size history.
+[[nodiscard]] absl::StatusOr<std::string> GroupJson(
+    control::Commands& c, const std::string& name,
+    const std::vector<GroupSample>& history, absl::Time now);
+
+// One event as the live stream sends it.
+std::string EventJson(const store::Event& e);
+
+}  // namespace nest::api::dashboard
