@@ -3,9 +3,17 @@
 namespace nest::images {
 
 std::vector<std::string> DefaultGuestModules() {
-  return {"virtio",     "virtio_ring", "virtio_mmio", "virtio_console",
-          "virtio_blk", "virtio_net",  "veth",        "bridge",
-          "nf_tables",  "overlay"};
+  return {"virtio", "virtio_ring", "virtio_mmio", "virtio_console",
+          "virtio_blk", "virtio_net", "veth", "bridge", "overlay",
+          // What net::GuestRulesetScript's table uses: nat chains, dnat,
+          // masquerade, ct mark, numgen (counters, sets and maps are part
+          // of nf_tables itself in this kernel).
+          "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct",
+          "nft_numgen"};
+}
+
+std::vector<std::string> DefaultGuestBinaries() {
+  return {"/usr/bin/crun", "/usr/sbin/ip", "/usr/sbin/nft"};
 }
 
 std::string DefaultInitScript() {

@@ -21,6 +21,11 @@ namespace nest::images {
 // Debian's cloud kernel); their dependencies come from modules.dep.
 std::vector<std::string> DefaultGuestModules();
 
+// Host binaries every guest carries, with their shared libraries: crun for
+// containers, iproute2's ip and nft for the agent's guest networking (the
+// busybox applets lack veth peers in namespaces and nftables).
+std::vector<std::string> DefaultGuestBinaries();
+
 // The default /init: mounts proc, sys, dev (devtmpfs), cgroup2; loads the
 // modules in dependency order (/etc/nest/modules.load); moves to a tmpfs
 // root with switch_root (pivot_root fails on an initramfs, and crun needs

@@ -54,7 +54,7 @@ absl::StatusOr<std::unique_ptr<AgentVm>> AgentVm::Boot(
   NEST_ASSIGN_OR_RETURN(images::GuestKernel kernel, testenv::CachedKernel());
   images::InitramfsSpec initramfs;
   initramfs.kernel = kernel;
-  initramfs.extra_binaries = {"/usr/bin/crun"};
+  initramfs.extra_binaries = images::DefaultGuestBinaries();
   initramfs.agent_path = NEST_AGENT_BINARY;
   NEST_ASSIGN_OR_RETURN(
       images::GuestBootSet set,

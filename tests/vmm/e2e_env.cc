@@ -93,7 +93,7 @@ absl::StatusOr<images::GuestBootSet> BuildAgentBootSet(
   images::InitramfsSpec spec;
   spec.kernel = k;
   spec.agent_path = agent;
-  spec.extra_binaries = {"/usr/bin/crun"};
+  spec.extra_binaries = images::DefaultGuestBinaries();
   return images::BuildGuestBootSet(spec, out_root);
 }
 

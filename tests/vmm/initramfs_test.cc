@@ -73,7 +73,7 @@ InitramfsSpec FakeSpec(const std::string& root) {
   InitramfsSpec s;
   s.kernel = FakeKernel(root);
   s.modules = {"virtio_mmio", "virtio_console", "bridge", "ext4"};
-  s.extra_binaries = {"/usr/bin/crun"};
+  s.extra_binaries = DefaultGuestBinaries();
   s.compression = InitrdCompression::kNone;
   return s;
 }
@@ -104,6 +104,29 @@ TEST_CASE("modules resolve with dependencies first") {
   CHECK_FALSE(Contains(*order, "kernel/drivers/unused.ko"));
   auto missing = ResolveModules(k.modules_dir, {"nosuch"});
   CHECK(absl::IsNotFound(missing.status()));
+}
+
+// Every default module must exist in the real guest kernel; checked against
+// each kernel in the product's cache (fetched by the e2e tier), if any.
+TEST_CASE("the real guest kernel has every default module") {
+  std::error_code ec;
+  int kernels = 0;
+  for (const auto& pkg :
+       fs::directory_iterator(KernelFetchOptions{}.cache_dir, ec)) {
+    for (const auto& rel :
+         fs::directory_iterator(pkg.path() / "lib/modules", ec)) {
+      if (!fs::exists(rel.path() / "modules.dep")) continue;
+      ++kernels;
+      auto order = ResolveModules(rel.path().string(), DefaultGuestModules());
+      CHECK_MESSAGE(order.ok(), order.status().ToString());
+      if (order.ok()) {
+        bool nat = false;
+        for (const auto& m : *order) nat |= m.find("/nf_nat.ko") != m.npos;
+        CHECK_MESSAGE(nat, "nft_nat must pull nf_nat in");
+      }
+    }
+  }
+  if (kernels == 0) MESSAGE("no guest kernel cached; nothing to check");
 }
 
 TEST_CASE("ldd resolution: dynamic binaries bring libraries, static none") {
@@ -162,6 +185,9 @@ TEST_CASE("initramfs carries busybox, crun with libraries, modules, init") {
   CHECK(Contains(files, "bin/sh"));
   CHECK(Contains(files, "sbin/switch_root"));
   CHECK(Contains(files, "usr/bin/crun"));
+  CHECK(Contains(files, "usr/sbin/ip"));
+  CHECK(Contains(files, "usr/sbin/nft"));
+  CHECK(Contains(files, "lib/x86_64-linux-gnu/libnftables.so.1"));
   CHECK(Contains(files, "usr/bin/nest-agent"));
   CHECK(Contains(files, "dev/console"));
   CHECK(Contains(files, "lib64/ld-linux-x86-64.so.2"));
