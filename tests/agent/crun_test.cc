@@ -54,27 +54,6 @@ void LeaveHybridCgroups() {
       "namespace");
 }
 
-std::string BusyboxTar(const std::string& dir) {
-  std::string root = dir + "/rootfs-src";
-  for (const char* d : {"bin", "proc", "dev", "sys", "tmp", "etc", "www"}) {
-    std::filesystem::create_directories(root + "/" + d);
-  }
-  std::filesystem::copy_file("/bin/busybox", root + "/bin/busybox");
-  for (const char* c : {"sh", "echo", "sleep", "cat", "wget", "httpd", "head",
-                        "true", "dd", "stat", "mount"}) {
-    std::filesystem::create_symlink("busybox", root + "/bin/" + c);
-  }
-  std::ofstream(root + "/www/index.html") << "it works\n";
-  std::string tar = dir + "/busybox.tar";
-  auto r =
-      RunCommand({"tar", "-cf", tar, "-C", root, "."}, {}, absl::Seconds(60));
-  REQUIRE(r.ok());
-  REQUIRE(r->exit_code == 0);
-  std::ifstream in(tar, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-}
-
 std::string Logs(AgentClient& c, const std::string& id) {
   std::string out;
   absl::Status s = c.Logs(
@@ -134,10 +113,11 @@ TEST_CASE(
   c.SetEventHandler(events.Handler());
   REQUIRE(c.Connect(absl::Now() + absl::Seconds(10)).ok());
 
-  std::string tar = BusyboxTar(tmp.path());
-  g_busybox_digest = testing::Sha256Digest(tar);
+  absl::StatusOr<std::string> tar = testing::BusyboxImageTar(tmp.path());
+  REQUIRE_MESSAGE(tar.ok(), tar.status().ToString());
+  g_busybox_digest = testing::Sha256Digest(*tar);
   REQUIRE(!g_busybox_digest.empty());
-  auto put = c.PutImage(g_busybox_digest, tar);
+  auto put = c.PutImage(g_busybox_digest, *tar);
   REQUIRE_MESSAGE(put.ok(), put.status().ToString());
 
   SUBCASE("output and exit codes") {

@@ -169,6 +169,29 @@ int AgentHarness::connections() const {
   return connections_;
 }
 
+absl::StatusOr<std::string> BusyboxImageTar(const std::string& dir) {
+  std::string root = dir + "/rootfs-src";
+  std::error_code ec;
+  for (const char* d : {"bin", "proc", "dev", "sys", "tmp", "etc", "www"}) {
+    std::filesystem::create_directories(root + "/" + d, ec);
+  }
+  std::filesystem::copy_file("/bin/busybox", root + "/bin/busybox", ec);
+  if (ec) return absl::NotFoundError("needs /bin/busybox: " + ec.message());
+  for (const char* c : {"sh", "echo", "sleep", "cat", "wget", "httpd", "head",
+                        "true", "dd", "stat", "mount"}) {
+    std::filesystem::create_symlink("busybox", root + "/bin/" + c, ec);
+  }
+  std::ofstream(root + "/www/index.html") << "it works\n";
+  std::string tar = dir + "/busybox.tar";
+  NEST_ASSIGN_OR_RETURN(
+      ExecResult r,
+      RunCommand({"tar", "-cf", tar, "-C", root, "."}, {}, absl::Seconds(60)));
+  if (r.exit_code != 0) return absl::InternalError("tar: " + r.output);
+  std::ifstream in(tar, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
 std::string Sha256Digest(const std::string& data) {
   TempDir tmp;
   std::string path = tmp.path() + "/data";

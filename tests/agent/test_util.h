@@ -110,6 +110,11 @@ inline constexpr char kDigestA[] =
 inline constexpr char kDigestB[] =
     "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
+// The tar of a busybox rootfs (applet links for sh, echo, sleep, cat, wget,
+// httpd, head, true, dd, stat, mount; /www/index.html says "it works"),
+// assembled under `dir` from /bin/busybox.
+absl::StatusOr<std::string> BusyboxImageTar(const std::string& dir);
+
 // "sha256:<hex>" of `data`.
 std::string Sha256Digest(const std::string& data);
 
