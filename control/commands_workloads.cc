@@ -64,6 +64,57 @@ absl::Status CarryReplicas(store::WriteTx& tx, const store::Workload& before,
 
 }  // namespace
 
+// Published host ports are one namespace on the host where nestd runs:
+// a (protocol, host port) is held by one workload of any tenant. `claimed`
+// carries the claims of earlier workloads of the same request.
+using PortClaims = std::map<std::pair<std::string, int64_t>, std::string>;
+static absl::Status CheckHostPorts(store::ReadTx& tx, const store::Workload& w,
+                                   PortClaims& claimed,
+                                   const std::string& prefix,
+                                   FieldErrors& errors) {
+  bool any = false;
+  for (const auto& p : w.ports) any = any || p.host_port > 0;
+  if (!any) return absl::OkStatus();
+  const std::string self = absl::StrCat(w.tenant.str(), "/", w.name.str());
+  PortClaims stored;
+  NEST_ASSIGN_OR_RETURN(auto all, tx.ListWorkloads({}));
+  for (const auto& o : all.items) {
+    const std::string who = absl::StrCat(o.tenant.str(), "/", o.name.str());
+    if (who == self) continue;
+    for (const auto& p : o.ports) {
+      if (p.host_port > 0) stored[{p.protocol, p.host_port}] = who;
+    }
+  }
+  for (size_t i = 0; i < w.ports.size(); ++i) {
+    const auto& p = w.ports[i];
+    if (p.host_port <= 0) continue;
+    const std::pair<std::string, int64_t> key{p.protocol, p.host_port};
+    const std::string field =
+        absl::StrCat(prefix, "spec.ports[", i, "].host_port");
+    std::string holder;
+    if (auto it = stored.find(key); it != stored.end()) {
+      holder = it->second;
+    } else if (auto c = claimed.find(key);
+               c != claimed.end() && c->second != self) {
+      holder = c->second;
+    }
+    if (!holder.empty()) {
+      // Tenants do not see each other's names: say only that it is taken.
+      const std::string mine = w.tenant.str() + "/";
+      const std::string by =
+          holder.rfind(mine, 0) == 0
+              ? absl::StrCat("workload ", holder.substr(mine.size()))
+              : std::string("another tenant");
+      errors.Add(field, absl::StrCat(p.protocol, " host port ", p.host_port,
+                                     " is already published by ", by,
+                                     "; choose another host port"));
+      continue;
+    }
+    claimed[key] = self;
+  }
+  return absl::OkStatus();
+}
+
 // References a workload makes to other objects: its group (which must
 // exist and not be deleting, or be created by the same Apply) and its image
 // (imported into the store, or known to the image source).
@@ -104,6 +155,8 @@ absl::StatusOr<Written> Commands::CreateWorkload(
   return Mutate(m, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
     FieldErrors refs;
     CheckWorkloadRefs(tx, images_, w, {}, "", refs);
+    PortClaims claims;
+    NEST_RETURN_IF_ERROR(CheckHostPorts(tx, w, claims, "", refs));
     NEST_RETURN_IF_ERROR(refs.ToStatus());
     NEST_ASSIGN_OR_RETURN(store::Workload created, tx.CreateWorkload(w));
     NEST_ASSIGN_OR_RETURN(WorkloadView v, ViewWorkload(tx, created));
@@ -122,6 +175,8 @@ absl::StatusOr<Written> Commands::UpdateWorkload(
                           tx.GetWorkload(tenant_, WorkloadId(name)));
     FieldErrors refs;
     CheckWorkloadRefs(tx, images_, w, {}, "", refs);
+    PortClaims claims;
+    NEST_RETURN_IF_ERROR(CheckHostPorts(tx, w, claims, "", refs));
     NEST_RETURN_IF_ERROR(refs.ToStatus());
     store::Workload next = cur;
     CopyWorkloadSpec(w, next);
@@ -265,10 +320,13 @@ absl::StatusOr<Written> Commands::Apply(
   std::string dry_response;
   auto run = [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
     FieldErrors refs;
+    PortClaims claims;
     for (size_t i : order) {
       if (items[i].kind != ApplyItem::Kind::kWorkload) continue;
-      CheckWorkloadRefs(tx, images_, workloads[i], seen_groups,
-                        absl::StrCat("objects[", i, "].workload."), refs);
+      const std::string prefix = absl::StrCat("objects[", i, "].workload.");
+      CheckWorkloadRefs(tx, images_, workloads[i], seen_groups, prefix, refs);
+      NEST_RETURN_IF_ERROR(
+          CheckHostPorts(tx, workloads[i], claims, prefix, refs));
     }
     NEST_RETURN_IF_ERROR(refs.ToStatus());
     std::vector<ApplyChange> changes(items.size());

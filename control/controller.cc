@@ -187,6 +187,13 @@ absl::Status Controller::ReconcileOnce() {
   step("scale-down");
   NEST_RETURN_IF_ERROR(refresh(&snap));
   step("snapshot");
+  if (options_.network != nullptr) {
+    // Addresses before boots and starts; host networks before the VMs
+    // that attach to them.
+    note(options_.network->Allocate(snap));
+    note(options_.network->SyncHosts(snap));
+    step("network");
+  }
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, s] : sessions_) observed.agents.insert(id);
@@ -635,6 +642,14 @@ void Controller::BootVm(const store::Vm& vm, const store::VmGroup& group,
   if (!spec.ok()) {
     fail(spec.status());
     return done();
+  }
+  if (options_.network != nullptr) {
+    std::optional<vmm::NicSpec> nic = options_.network->NicFor(vm.id);
+    if (!nic) {
+      fail(absl::UnavailableError("no address in its tenant network yet"));
+      return done();
+    }
+    spec->nic = *nic;
   }
   RecordVm(
       vm.id,

@@ -36,6 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "control/diff.h"
+#include "control/networking.h"
 #include "control/ports.h"
 #include "control/telemetry.h"
 #include "control/worker_pool.h"
@@ -67,6 +68,9 @@ struct ControllerOptions {
   // Where pass and placement timings go; none when null. Must outlive the
   // controller.
   const ControlMetrics* metrics = nullptr;
+  // Tenant networks (networking.h); none when null: VMs get no NIC and
+  // containers share their guest's network. Must outlive the controller.
+  Networking* network = nullptr;
 };
 
 struct PassStats {
@@ -152,6 +156,10 @@ class Controller {
   static absl::Status EvacuateHost(store::WriteTx& tx, const HostId& host);
   absl::Status SyncVms(const store::Snapshot& s, const Observed& observed);
   absl::Status SyncContainers(const store::Snapshot& s);
+  // Brings the guest of `vm` in line with its network (address, VIPs,
+  // rules, names) unless it already is; before any container of the pass
+  // stops, so a leaving replica is out of every VIP first.
+  absl::Status PushGuestNetwork(const VmId& vm, const Session& session);
 
   // VM operations, run on the worker pool. BootVm calls `done` when the
   // guest answered or failed, which may be after it returns.
@@ -207,6 +215,10 @@ class Controller {
   // Containers sent SIGTERM: (vm, container) -> when SIGKILL is due.
   std::map<std::pair<VmId, std::string>, absl::Time> kill_at_
       ABSL_GUARDED_BY(pass_mu_);
+  // What each guest's network was last set to, and through which agent (a
+  // new session starts over).
+  std::map<VmId, std::pair<const agent::AgentApi*, agent::GuestNetwork>>
+      guest_networks_ ABSL_GUARDED_BY(pass_mu_);
 
   absl::Mutex flush_mu_;  // keeps flushes, and so each row's changes, in order
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "control/networking.h"
 #include "control/ports.h"
 #include "control/tenant_identity.h"
 #include "vmm/libvirt_driver.h"
@@ -100,6 +101,18 @@ class ChannelAgentConnector : public AgentConnector {
 
  private:
   const ChannelAgentOptions options_;
+};
+
+// Tenant networks and filters through each host's libvirt connection, the
+// local table through `nft -f`. Thread-compatible (the pass thread).
+class LibvirtNetworkOps : public HostNetworkOps {
+ public:
+  absl::Status EnsureNetwork(const store::Host& host,
+                             const vmm::NetworkSpec& spec) override;
+  absl::Status EnsureFilter(const store::Host& host,
+                            const vmm::NwFilterSpec& spec) override;
+  absl::Status ApplyLocalRuleset(const std::string& script) override;
+  absl::StatusOr<bool> LocalTablePresent(const std::string& table) override;
 };
 
 }  // namespace nest::control

@@ -111,7 +111,7 @@ Input ReadInput(absl::string_view data) {
     s.data_disk = nest::vmm::DiskSpec{f[kDiskPath], f[kDiskFormat],
                                       f[kDiskReadOnly] == "ro"};
   }
-  if (!f[kBridge].empty()) s.nic = nest::vmm::NicSpec{f[kBridge], f[kMac]};
+  if (!f[kBridge].empty()) s.nic = nest::vmm::NicSpec{f[kBridge], f[kMac], ""};
   if (f[kOnCrash] == "restart") s.on_crash = nest::vmm::CrashPolicy::kRestart;
   if (f[kOnCrash] == "preserve") s.on_crash = nest::vmm::CrashPolicy::kPreserve;
   if (f[kAccel] == "tcg") in.accel = nest::vmm::Accel::kTcg;

@@ -4,6 +4,9 @@
 source "$(dirname "$0")/lib/common.sh"
 
 answers() { virsh -c qemu:///system uri >/dev/null 2>&1; }
+# libvirt records each guest attached to a network here, even with DNS off,
+# and refuses to attach one without it; Debian creates it only with dnsmasq.
+[ "$(id -u)" = 0 ] && mkdir -p /var/lib/libvirt/dnsmasq
 if answers; then exit 0; fi
 require_root
 pgrep -x virtlogd >/dev/null || virtlogd -d

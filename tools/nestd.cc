@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
                "allow plaintext gRPC on a non-loopback --listen address "
                "(anyone on the network can read and forge API calls)");
   app.add_option("--accel", accel, "auto|kvm|tcg")->capture_default_str();
+  app.add_option("--net-pool", cfg.net_pool,
+                 "address pool of tenant networks (CIDR); empty: no "
+                 "networking")
+      ->capture_default_str();
   app.add_option("--http-listen", cfg.http_listen,
                  "HTTP address of /metrics; empty: none")
       ->capture_default_str();

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -27,16 +28,34 @@
 #include "control/telemetry.h"
 #include "core/metrics.h"
 #include "core/sha256.h"
+#include "images/guest/initramfs.h"
 #include "images/guest/kernel.h"
 #include "images/image_store.h"
+#include "images/subprocess.h"
+#include "net/ipv4.h"
+#include "net/tenant_network.h"
 #include "spdlog/spdlog.h"
 #include "store/store.h"
 #include "vmm/boot.h"
 #include "vmm/libvirt_bootstrap.h"
 #include "vmm/libvirt_driver.h"
+#include "vmm/libvirt_network.h"
 #include "vmm/libvirt_pool.h"
 
 namespace nest::tools {
+std::string NetInstallation(const DaemonConfig& cfg) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(cfg.state_dir, ec);
+  return ec ? cfg.state_dir : p.lexically_normal().string();
+}
+
+std::string NetTable(const DaemonConfig& cfg) {
+  // "nest-<12 hex>" -> "nest_<12 hex>": nft table names take no '-'.
+  std::string name = vmm::NetworkNameFor(NetInstallation(cfg));
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
 namespace {
 
 constexpr char kDevTenant[] = "default";
@@ -160,7 +179,7 @@ absl::StatusOr<images::GuestBootSet> EnsureGuestBootSet(
                         images::FetchGuestKernel(kopts));
   images::InitramfsSpec spec;
   spec.kernel = kernel;
-  spec.extra_binaries = {"/usr/bin/crun"};
+  spec.extra_binaries = images::DefaultGuestBinaries();
   std::string agent = SelfDir() + "/nest-agent";
   if (::access(agent.c_str(), X_OK) != 0) {
     return absl::FailedPreconditionError(
@@ -195,11 +214,19 @@ absl::Status TearDownDev(const DaemonConfig& cfg) {
   // Only the VMs this state knows are removed: another nestd's domains on
   // the same libvirt are not ours to delete.
   std::set<VmId> ours;
+  std::vector<std::string> networks;  // tenant networks holding a subnet
   std::string db = cfg.state_dir + "/nest.db";
   if (std::filesystem::exists(db)) {
     NEST_ASSIGN_OR_RETURN(auto store, store::Store::Open({db}, RealClock()));
     NEST_ASSIGN_OR_RETURN(store::Snapshot snap, store->ReadSnapshot());
     for (const auto& vm : snap.vms) ours.insert(vm.id);
+    NEST_RETURN_IF_ERROR(store->Read([&](store::ReadTx& tx) -> absl::Status {
+      NEST_ASSIGN_OR_RETURN(auto rows, tx.ListIpAllocations());
+      for (const auto& r : rows) {
+        if (r.kind == "network") networks.push_back(r.owner);
+      }
+      return absl::OkStatus();
+    }));
   }
   int removed = 0;
   if (!ours.empty() && vmm::LibvirtAnswers(kLocalUri)) {
@@ -217,6 +244,30 @@ absl::Status TearDownDev(const DaemonConfig& cfg) {
     }
   } else if (!ours.empty()) {
     std::printf("libvirtd is not running: no domains to remove\n");
+  }
+  if (vmm::LibvirtAnswers(kLocalUri)) {
+    // Tenant networks and filters, now that no domain of ours uses them.
+    const std::string inst = NetInstallation(cfg);
+    for (const auto& n : networks) {
+      const std::string nkey = net::NetworkObjectKey(inst, n);
+      const std::string tkey = net::TenantObjectKey(inst, n);
+      absl::Status s = vmm::RemoveNetwork(kLocalUri, vmm::NetworkNameFor(nkey),
+                                          vmm::OwnerUuid("network", nkey));
+      if (!s.ok())
+        std::printf("network of %s: %s\n", n.c_str(), s.ToString().c_str());
+      s = vmm::RemoveNwFilter(kLocalUri, vmm::FilterNameFor(tkey),
+                              vmm::OwnerUuid("nwfilter", tkey));
+      if (!s.ok())
+        std::printf("filter of %s: %s\n", n.c_str(), s.ToString().c_str());
+      std::printf("removed network and filter of tenant %s\n", n.c_str());
+    }
+  }
+  if (!networks.empty()) {
+    auto r =
+        images::RunCommand({"nft", "delete", "table", "ip", NetTable(cfg)});
+    if (r.ok() && r->exit_code == 0) {
+      std::printf("removed nftables table ip %s\n", NetTable(cfg).c_str());
+    }
   }
   if (vmm::LibvirtAnswers(kLocalUri)) {
     std::string vms_dir = cfg.state_dir + "/vms";
@@ -275,6 +326,20 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
   std::unique_ptr<control::ImageSource> images;
   control::ControllerOptions copts;
   std::string vms_dir = cfg.state_dir + "/vms";
+  control::LibvirtNetworkOps net_ops;
+  std::unique_ptr<control::Networking> network;
+  if (cfg.sim_hosts == 0 && !cfg.net_pool.empty()) {
+    control::NetworkOptions nopts;
+    NEST_ASSIGN_OR_RETURN(nopts.ipam.pool,
+                          net::ParseIpv4Prefix("--net-pool", cfg.net_pool));
+    nopts.installation = NetInstallation(cfg);
+    nopts.host_table = NetTable(cfg);
+    NEST_ASSIGN_OR_RETURN(
+        network, control::Networking::Create(*store, net_ops, clock, nopts));
+    copts.network = network.get();
+    spdlog::info("tenant networks from {} (nftables table ip {})", cfg.net_pool,
+                 nopts.host_table);
+  }
   if (cfg.sim_hosts > 0) {
     hosts = std::make_unique<control::SimHostConnector>(vmm::SimHostConfig{});
     provisioner = std::make_unique<control::SimProvisioner>();

@@ -28,7 +28,16 @@ struct DaemonConfig {
   absl::Duration usage_interval = absl::Seconds(10);
   // Events older than this are pruned (every minute).
   absl::Duration event_retention = absl::Hours(24 * 7);
+  // Tenant networks' address pool (--net-pool); empty: no networking (VMs
+  // get no NIC, containers share their guest's network).
+  std::string net_pool = "10.88.0.0/14";
 };
+
+// What names this installation's network objects: libvirt networks and
+// filters are keyed by it, and its nftables table is named after it, so
+// two state dirs on one host never share or remove each other's.
+std::string NetInstallation(const DaemonConfig& cfg);
+std::string NetTable(const DaemonConfig& cfg);
 
 // Builds (or reuses) the microVM boot set: Debian's cloud kernel and an
 // initramfs carrying busybox, crun and the nest-agent next to this binary.

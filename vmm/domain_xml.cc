@@ -216,6 +216,9 @@ absl::StatusOr<std::string> BuildDomainXml(const VmSpec& spec, Accel accel) {
       Attr(Child(nic, "mac"), "address", spec.nic->mac);
     }
     Attr(Child(nic, "model"), "type", "virtio");
+    if (!spec.nic->filter.empty()) {
+      Attr(Child(nic, "filterref"), "filter", spec.nic->filter);
+    }
     Mmio(nic);
   }
 

@@ -186,6 +186,18 @@ absl::Status ValidateVmSpec(const VmSpec& spec) {
           absl::StrCat("vm.nic.mac must look like 52:54:00:12:34:56, got ",
                        QuoteForMessage(spec.nic->mac)));
     }
+    const std::string& f = spec.nic->filter;
+    bool filter_ok = f.size() <= 64;
+    for (char c : f) {
+      filter_ok =
+          filter_ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                        c == '-' || c == '_' || c == '.');
+    }
+    if (!filter_ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "vm.nic.filter must be at most 64 characters of [A-Za-z0-9_.-], got ",
+          QuoteForMessage(f)));
+    }
   }
   return absl::OkStatus();
 }

@@ -55,6 +55,9 @@ struct DiskSpec {
 struct NicSpec {
   std::string bridge;  // host bridge to attach to
   std::string mac;     // "52:54:00:xx:xx:xx"; empty = hypervisor chooses
+  // A libvirt network filter the interface references (tenant isolation,
+  // see libvirt_network.h); empty = none.
+  std::string filter;
 };
 
 // The host uid and gid a VM's QEMU process runs as (libvirt's static DAC

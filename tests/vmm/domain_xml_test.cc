@@ -25,7 +25,7 @@ VmSpec FullSpec() {
   s.initrd_path = "/var/lib/nest/images/guest/abc/initrd";
   s.extra_cmdline = "nest.vm=web-1";
   s.data_disk = DiskSpec{"/var/lib/nest/vms/web-1/data.qcow2", "qcow2", false};
-  s.nic = NicSpec{"nestbr0", "52:54:00:12:34:56"};
+  s.nic = NicSpec{"nestbr0", "52:54:00:12:34:56", "nest-tenant-0123456789ab"};
   s.console_log_path = "/var/lib/nest/vms/web-1/console.log";
   s.on_crash = CrashPolicy::kPreserve;
   return s;
@@ -107,6 +107,8 @@ TEST_CASE("domain XML parses back to the spec") {
   CHECK(p.Str("/domain/devices/disk/target/@dev") == "vda");
   CHECK(p.Str("/domain/devices/interface/source/@bridge") == "nestbr0");
   CHECK(p.Str("/domain/devices/interface/mac/@address") == s.nic->mac);
+  CHECK(p.Str("/domain/devices/interface/filterref/@filter") ==
+        "nest-tenant-0123456789ab");
   CHECK(p.Str("/domain/devices/serial/source/@path") == s.console_log_path);
   CHECK(p.Str("/domain/devices/serial/target/@type") == "isa-serial");
   CHECK(p.Str("/domain/devices/channel/target/@name") == kAgentChannel);
@@ -207,6 +209,11 @@ TEST_CASE("control characters and NUL in strings are rejected") {
   s = FullSpec();
   s.nic->mac = "zz:zz";
   CHECK_FALSE(BuildDomainXml(s, Accel::kTcg).ok());
+  s = FullSpec();
+  s.nic->filter = "x'/><evil/>";
+  CHECK(
+      BuildDomainXml(s, Accel::kTcg).status().message().find("vm.nic.filter") !=
+      std::string::npos);
   s = FullSpec();
   s.memory_mib = 0;
   CHECK(
