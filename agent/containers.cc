@@ -113,7 +113,7 @@ absl::StatusOr<ContainerInfo> ContainerManager::Launch(
   if (ec) {
     net = absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
   } else if (!spec.address.empty()) {
-    net = network_ == nullptr ? NetworkNotConfigured(spec)
+    net = network_ == nullptr ? NetworkNotConfigured(spec.id, spec.address)
                               : network_->Attach(spec.id, spec.address);
   }
   absl::StatusOr<int> pid = !net.ok() ? net.status()

@@ -102,7 +102,7 @@ absl::StatusOr<ContainerInfo> FakeAgent::CreateContainer(
   }
   if (!spec.address.empty()) {
     if (!network_.has_value()) {
-      return NetworkNotConfigured(spec);
+      return NetworkNotConfigured(spec.id, spec.address);
     }
     for (const auto& [other, c] : containers_) {
       if (c.spec.address == spec.address) {

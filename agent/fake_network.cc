@@ -20,10 +20,7 @@ absl::StatusOr<NetworkAttachment> FakeNetwork::Attach(
     return s;
   }
   if (!network_.has_value()) {
-    ContainerSpec spec;
-    spec.id = id;
-    spec.address = address;
-    return NetworkNotConfigured(spec);
+    return NetworkNotConfigured(id, address);
   }
   for (const auto& [other, a] : attached_) {
     if (other == id || a == address) {

@@ -191,10 +191,12 @@ absl::Status ValidateSpec(const ContainerSpec& spec) {
   return errors.ToStatus();
 }
 
-absl::Status NetworkNotConfigured(const ContainerSpec& spec) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "guest network not configured: container ", spec.id,
-      " asks for address ", spec.address, "; call ConfigureNetwork first"));
+absl::Status NetworkNotConfigured(absl::string_view id,
+                                  absl::string_view address) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("guest network not configured: container ", id,
+                   " asks for address ", address,
+                   "; call ConfigureNetwork first"));
 }
 
 absl::Status ValidateSignal(int signal) {

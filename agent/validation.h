@@ -33,9 +33,10 @@ bool ParseIpv4(absl::string_view text, uint32_t* out);
 // hosts' names (letters, digits, '.', '-', '_', at most 253) and addresses.
 [[nodiscard]] absl::Status ValidateGuestNetwork(const GuestNetwork& network);
 
-// FAILED_PRECONDITION "guest network not configured …": `spec` asks for an
-// address before ConfigureNetwork was called.
-[[nodiscard]] absl::Status NetworkNotConfigured(const ContainerSpec& spec);
+// FAILED_PRECONDITION "guest network not configured …": container `id`
+// asks for `address` before ConfigureNetwork was called.
+[[nodiscard]] absl::Status NetworkNotConfigured(absl::string_view id,
+                                                absl::string_view address);
 
 // 1..64.
 [[nodiscard]] absl::Status ValidateSignal(int signal);

@@ -6,10 +6,12 @@ std::vector<std::string> DefaultGuestModules() {
   return {"virtio", "virtio_ring", "virtio_mmio", "virtio_console",
           "virtio_blk", "virtio_net", "veth", "bridge", "overlay",
           // What net::GuestRulesetScript's table uses: nat chains, dnat,
-          // masquerade, ct mark, numgen (counters, sets and maps are part
-          // of nf_tables itself in this kernel).
+          // masquerade, ct mark, numgen, and objref for its named counter
+          // (counters, sets and maps are part of nf_tables in this kernel).
+          // Without udev nothing autoloads them: a missing one makes `nft
+          // -f` fail with "No such file or directory".
           "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct",
-          "nft_numgen"};
+          "nft_numgen", "nft_objref"};
 }
 
 std::vector<std::string> DefaultGuestBinaries() {

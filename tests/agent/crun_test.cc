@@ -78,19 +78,6 @@ ContainerSpec Busybox(const std::string& id, std::vector<std::string> args) {
   return s;
 }
 
-// Removes the per-test cgroup parent (v1: one per controller) at the end.
-struct CgroupParentCleanup {
-  std::string parent;
-  ~CgroupParentCleanup() {
-    std::error_code ec;
-    for (const auto& e :
-         std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-      ::rmdir((e.path().string() + parent).c_str());
-    }
-    ::rmdir(("/sys/fs/cgroup" + parent).c_str());
-  }
-};
-
 TEST_CASE(
     "crun: containers from a pushed busybox image run, exit, serve, "
     "get OOM-killed and survive a host reconnect") {
@@ -105,7 +92,7 @@ TEST_CASE(
   ro.state_root = tmp.path() + "/crun";
   ro.bundle_root = tmp.path() + "/bundles";
   ro.cgroup_parent = absl::StrCat("/nest-test-", ::getpid());
-  CgroupParentCleanup cleanup{ro.cgroup_parent};
+  testing::CgroupParentCleanup cleanup{ro.cgroup_parent};
   CrunRuntime runtime(ro);
   EventRecorder events;
   AgentHarness h(runtime);

@@ -116,14 +116,20 @@ LinuxNetwork::Options NetOptions(const std::string& dir) {
   return o;
 }
 
+// One test's guest: scratch space, its wire to the host, its networking.
+struct Fixture {
+  testing::TempDir tmp;
+  Wire wire;
+  LinuxNetwork net{NetOptions(tmp.path())};
+};
+
 TEST_CASE("guest network: refusals before and without a NIC") {
   if (!g_skip.empty()) {
     MESSAGE("skipped: " << g_skip);
     return;
   }
-  testing::TempDir tmp;
-  Wire wire;
-  LinuxNetwork net(NetOptions(tmp.path()));
+  Fixture f;
+  LinuxNetwork& net = f.net;
   auto a = net.Attach("early", "10.88.0.66");
   CHECK(absl::IsFailedPrecondition(a.status()));
   CHECK(absl::StrContains(a.status().message(),
@@ -142,9 +148,9 @@ TEST_CASE("guest network: NIC, VIPs, ruleset, hosts and a container netns") {
     MESSAGE("skipped: " << g_skip);
     return;
   }
-  testing::TempDir tmp;
-  Wire wire;
-  LinuxNetwork net(NetOptions(tmp.path()));
+  Fixture f;
+  LinuxNetwork& net = f.net;
+  const testing::TempDir& tmp = f.tmp;
 
   GuestNetwork n = Network();
   absl::Status s = net.Configure(n);
@@ -259,19 +265,6 @@ TEST_CASE("guest network: NIC, VIPs, ruleset, hosts and a container netns") {
   REQUIRE(net.Detach("web-2").ok());
 }
 
-// Removes the test's cgroup parent (v1: one per controller) at the end.
-struct CgroupCleanup {
-  std::string parent;
-  ~CgroupCleanup() {
-    std::error_code ec;
-    for (const auto& e :
-         std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-      ::rmdir((e.path().string() + parent).c_str());
-    }
-    ::rmdir(("/sys/fs/cgroup" + parent).c_str());
-  }
-};
-
 TEST_CASE("guest network: a crun container with its own address") {
   if (!g_skip.empty()) {
     MESSAGE("skipped: " << g_skip);
@@ -282,14 +275,14 @@ TEST_CASE("guest network: a crun container with its own address") {
     MESSAGE("skipped: needs crun on PATH");
     return;
   }
-  testing::TempDir tmp;
-  Wire wire;
-  LinuxNetwork net(NetOptions(tmp.path()));
+  Fixture f;
+  LinuxNetwork& net = f.net;
+  const testing::TempDir& tmp = f.tmp;
   CrunRuntime::Options ro;
   ro.state_root = tmp.path() + "/crun";
   ro.bundle_root = tmp.path() + "/bundles";
   ro.cgroup_parent = absl::StrCat("/nest-nettest-", ::getpid());
-  CgroupCleanup cleanup{ro.cgroup_parent};
+  testing::CgroupParentCleanup cleanup{ro.cgroup_parent};
   CrunRuntime runtime(ro);
   testing::AgentHarness h(runtime);
   h.containers().SetNetwork(&net);

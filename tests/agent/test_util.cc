@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -167,6 +168,15 @@ void AgentHarness::AddImage(const std::string& digest) {
 int AgentHarness::connections() const {
   absl::MutexLock lock(&mu_);
   return connections_;
+}
+
+CgroupParentCleanup::~CgroupParentCleanup() {
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    ::rmdir((e.path().string() + parent).c_str());
+  }
+  ::rmdir(("/sys/fs/cgroup" + parent).c_str());
 }
 
 absl::StatusOr<std::string> BusyboxImageTar(const std::string& dir) {

@@ -115,6 +115,13 @@ inline constexpr char kDigestB[] =
 // assembled under `dir` from /bin/busybox.
 absl::StatusOr<std::string> BusyboxImageTar(const std::string& dir);
 
+// Removes a crun test's cgroup parent (cgroup v1: one per controller) on
+// destruction.
+struct CgroupParentCleanup {
+  std::string parent;  // e.g. "/nest-test-<pid>"
+  ~CgroupParentCleanup();
+};
+
 // "sha256:<hex>" of `data`.
 std::string Sha256Digest(const std::string& data);
 

@@ -10,6 +10,7 @@
 // reason otherwise.
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <thread>
@@ -116,6 +117,41 @@ TEST_CASE(
   // The init mounted the data disk where the agent keeps images and bundles.
   CHECK(Guest(c, "grep ' /var/lib/nest ' /proc/mounts | cut -d' ' -f3") ==
         "ext4");
+
+  // Guest networking's tools and modules, which only a real guest can miss:
+  // the control plane's golden ruleset loads (nat, ct, numgen, masquerade),
+  // and a container's netns with a veth peer inside comes and goes.
+  {
+    absl::Time t = absl::Now();
+    std::ifstream in(NEST_SOURCE_DIR "/tests/net/testdata/guest.nft");
+    std::string ruleset((std::istreambuf_iterator<char>(in)), {});
+    REQUIRE(!ruleset.empty());
+    auto nft = c.GuestExec(
+        {"sh", "-c",
+         "printf '%s' \"$1\" > /tmp/g.nft && nft -f /tmp/g.nft && "
+         "nft list table ip nest && nft delete table ip nest",
+         "sh", ruleset},
+        {});
+    REQUIRE_MESSAGE(nft.ok(), nft.status().ToString());
+    CHECK_MESSAGE(nft->exit_code == 0, nft->output);
+    CHECK(nft->output.find("numgen random mod 2") != std::string::npos);
+    // iproute2's ip by path: busybox sh runs its own `ip` applet first.
+    CHECK(Guest(c,
+                "ip=/usr/sbin/ip; $ip netns add t1 && $ip link add nvt type "
+                "veth peer name eth0 netns t1 && $ip -n t1 addr add "
+                "10.88.0.66/32 dev eth0 && $ip -n t1 -o -4 addr show dev eth0 "
+                "| grep -c 10.88.0.66/32 && $ip link del nvt && $ip netns del "
+                "t1") == "1");
+    GuestNetwork net;
+    net.mac = "52:54:00:00:00:99";
+    net.address = "10.88.0.2";
+    net.prefix_length = 20;
+    net.gateway = "10.88.0.1";
+    absl::Status s = c.ConfigureNetwork(net);
+    CHECK_MESSAGE(absl::IsNotFound(s), s.ToString());
+    MESSAGE("guest networking checks took "
+            << absl::FormatDuration(absl::Now() - t));
+  }
 
   // Push both images; a second push of the same digest is a cache hit.
   for (const PushableImage* image : {&hello_image, &httpd_image}) {
