@@ -200,7 +200,8 @@ GuestNetwork FromProto(const v1::ConfigureNetworkRequest& in) {
   out.gateway = in.gateway();
   out.vips.assign(in.vips().begin(), in.vips().end());
   out.ruleset = in.ruleset();
-  for (const auto& h : in.hosts()) out.hosts.emplace_back(h.name(), h.address());
+  for (const auto& h : in.hosts())
+    out.hosts.emplace_back(h.name(), h.address());
   return out;
 }
 

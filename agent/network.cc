@@ -103,8 +103,8 @@ absl::StatusOr<std::string> LinuxNetwork::IpOutput(
   if (r.exit_code != 0 || r.timed_out) {
     return absl::InternalError(
         absl::StrCat(absl::StrJoin(cmd, " "), " failed (exit ", r.exit_code,
-                     r.timed_out ? ", timed out" : "", "): ",
-                     absl::StripTrailingAsciiWhitespace(r.output)));
+                     r.timed_out ? ", timed out" : "",
+                     "): ", absl::StripTrailingAsciiWhitespace(r.output)));
   }
   return r.output;
 }
@@ -116,7 +116,7 @@ absl::Status LinuxNetwork::Ip(const std::vector<std::string>& args) {
 absl::Status LinuxNetwork::IpBatch(const std::string& netns,
                                    const std::string& lines) {
   std::string file = absl::StrCat(options_.state_dir, "/batch-",
-                                   netns.empty() ? "guest" : netns);
+                                  netns.empty() ? "guest" : netns);
   NEST_RETURN_IF_ERROR(WriteInPlace(file, lines));
   std::vector<std::string> args;
   if (!netns.empty()) args = {"-n", netns};
@@ -134,8 +134,8 @@ absl::Status LinuxNetwork::WriteSysctl(const std::string& key,
   out << value;
   out.close();
   if (!out) {
-    return absl::InternalError(absl::StrCat("cannot write ", value, " to ",
-                                            path));
+    return absl::InternalError(
+        absl::StrCat("cannot write ", value, " to ", path));
   }
   return absl::OkStatus();
 }
@@ -157,10 +157,9 @@ absl::StatusOr<std::string> LinuxNetwork::FindInterface(
       if (absl::EqualsIgnoreCase(f[i + 1], mac)) return name;
     }
   }
-  return absl::NotFoundError(
-      absl::StrCat("mac ", mac, " is not on any interface of the guest (",
-                   seen.empty() ? "none has a MAC" : absl::StrJoin(seen, ", "),
-                   ")"));
+  return absl::NotFoundError(absl::StrCat(
+      "mac ", mac, " is not on any interface of the guest (",
+      seen.empty() ? "none has a MAC" : absl::StrJoin(seen, ", "), ")"));
 }
 
 absl::Status LinuxNetwork::ConfigureNic(const GuestNetwork& n,
@@ -194,7 +193,8 @@ absl::Status LinuxNetwork::ConfigureVips(const GuestNetwork& n) {
     }
   }
   std::string batch;
-  for (const auto& a : want) absl::StrAppend(&batch, "addr replace ", a, " dev lo\n");
+  for (const auto& a : want)
+    absl::StrAppend(&batch, "addr replace ", a, " dev lo\n");
   if (batch.empty()) return absl::OkStatus();
   return IpBatch("", batch);
 }
@@ -208,8 +208,9 @@ absl::Status LinuxNetwork::ApplyRuleset(const std::string& ruleset) {
     applied_ruleset_.clear();
     if (!table_present) return absl::OkStatus();
     NEST_ASSIGN_OR_RETURN(
-        ExecResult r, RunCommand({options_.nft, "delete", "table", "ip", kTable},
-                                 {}, options_.command_timeout));
+        ExecResult r,
+        RunCommand({options_.nft, "delete", "table", "ip", kTable}, {},
+                   options_.command_timeout));
     if (r.exit_code != 0) {
       return absl::InternalError(
           absl::StrCat("nft delete table ip nest: ", r.output));
@@ -219,14 +220,13 @@ absl::Status LinuxNetwork::ApplyRuleset(const std::string& ruleset) {
   if (table_present && ruleset == applied_ruleset_) return absl::OkStatus();
   std::string file = options_.state_dir + "/ruleset.nft";
   NEST_RETURN_IF_ERROR(WriteInPlace(file, ruleset));
-  NEST_ASSIGN_OR_RETURN(ExecResult r,
-                        RunCommand({options_.nft, "-f", file}, {},
-                                   options_.command_timeout));
+  NEST_ASSIGN_OR_RETURN(ExecResult r, RunCommand({options_.nft, "-f", file}, {},
+                                                 options_.command_timeout));
   if (r.exit_code != 0 || r.timed_out) {
     applied_ruleset_.clear();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ruleset was refused by nft (exit ", r.exit_code,
-        "): ", absl::StripTrailingAsciiWhitespace(r.output)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ruleset was refused by nft (exit ", r.exit_code,
+                     "): ", absl::StripTrailingAsciiWhitespace(r.output)));
   }
   applied_ruleset_ = ruleset;
   return absl::OkStatus();
@@ -279,9 +279,9 @@ absl::Status LinuxNetwork::Remove(const std::string& netns,
 absl::StatusOr<NetworkAttachment> LinuxNetwork::Attach(
     const std::string& id, const std::string& address) {
   if (!ParseIpv4(address, nullptr)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "address must be an IPv4 address like 10.88.0.66, got \"", address,
-        "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("address must be an IPv4 address like 10.88.0.66, got \"",
+                     address, "\""));
   }
   absl::MutexLock lock(&mu_);
   if (!network_.has_value()) {
@@ -289,8 +289,8 @@ absl::StatusOr<NetworkAttachment> LinuxNetwork::Attach(
   }
   for (const auto& [other, a] : attached_) {
     if (other == id || a.address == address) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "address ", a.address, " is held by container ", other));
+      return absl::AlreadyExistsError(
+          absl::StrCat("address ", a.address, " is held by container ", other));
     }
   }
   Attached a{address, NetnsName(id), VethName(id)};
@@ -299,11 +299,10 @@ absl::StatusOr<NetworkAttachment> LinuxNetwork::Attach(
   const std::string& vm = network_->address;
   absl::Status s = Ip({"netns", "add", a.netns});
   if (s.ok()) {
-    s = IpBatch("", absl::StrCat("link add ", a.veth,
-                                 " type veth peer name eth0 netns ", a.netns,
-                                 "\nlink set dev ", a.veth, " up\n",
-                                 "route replace ", address, "/32 dev ", a.veth,
-                                 "\n"));
+    s = IpBatch("", absl::StrCat(
+                        "link add ", a.veth, " type veth peer name eth0 netns ",
+                        a.netns, "\nlink set dev ", a.veth, " up\n",
+                        "route replace ", address, "/32 dev ", a.veth, "\n"));
   }
   if (s.ok()) {
     s = IpBatch(a.netns,

@@ -77,9 +77,9 @@ struct ContainerInfo {
 struct GuestNetwork {
   // The VM's NIC ("52:54:00:12:34:56"): the interface to configure.
   std::string mac;
-  std::string address;     // the VM's address, e.g. "10.88.0.2"
-  int prefix_length = 0;   // of the tenant subnet (on-link through the NIC)
-  std::string gateway;     // the host's bridge, e.g. "10.88.0.1": default route
+  std::string address;    // the VM's address, e.g. "10.88.0.2"
+  int prefix_length = 0;  // of the tenant subnet (on-link through the NIC)
+  std::string gateway;    // the host's bridge, e.g. "10.88.0.1": default route
   // The tenant's service VIPs. The guest holds each as a /32 on `lo`, so it
   // answers ARP for them; VIPs no longer listed are removed.
   std::vector<std::string> vips;

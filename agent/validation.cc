@@ -103,10 +103,10 @@ absl::Status ValidateGuestNetwork(const GuestNetwork& n) {
   if (!ParseIpv4(n.gateway, &gateway)) return BadAddress("gateway", n.gateway);
   uint32_t mask = ~uint32_t{0} << (32 - n.prefix_length);
   if ((gateway & mask) != (address & mask) || gateway == address) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "gateway must be an address of the subnet ", n.address, "/",
-        n.prefix_length, " other than the address, got ",
-        QuoteForMessage(n.gateway)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gateway must be an address of the subnet ", n.address,
+                     "/", n.prefix_length, " other than the address, got ",
+                     QuoteForMessage(n.gateway)));
   }
   for (size_t i = 0; i < n.vips.size(); ++i) {
     if (!ParseIpv4(n.vips[i], nullptr)) {
@@ -193,10 +193,9 @@ absl::Status ValidateSpec(const ContainerSpec& spec) {
 
 absl::Status NetworkNotConfigured(absl::string_view id,
                                   absl::string_view address) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("guest network not configured: container ", id,
-                   " asks for address ", address,
-                   "; call ConfigureNetwork first"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "guest network not configured: container ", id, " asks for address ",
+      address, "; call ConfigureNetwork first"));
 }
 
 absl::Status ValidateSignal(int signal) {

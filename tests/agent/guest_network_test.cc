@@ -68,8 +68,9 @@ std::string ReadAll(const std::string& path) {
 std::string Ruleset(const std::string& backend) {
   return absl::StrCat(
       "table ip nest\nflush table ip nest\ntable ip nest {\n"
-      " chain services {\n  ip daddr ", kVip,
-      " tcp dport 80 ct mark set 0x6e657374 dnat ip to ", backend, ":8080\n",
+      " chain services {\n  ip daddr ",
+      kVip, " tcp dport 80 ct mark set 0x6e657374 dnat ip to ", backend,
+      ":8080\n",
       " }\n chain prerouting {\n  type nat hook prerouting priority dstnat; "
       "policy accept;\n  jump services\n }\n"
       " chain output {\n  type nat hook output priority -100; policy "
@@ -132,8 +133,8 @@ TEST_CASE("guest network: refusals before and without a NIC") {
   LinuxNetwork& net = f.net;
   auto a = net.Attach("early", "10.88.0.66");
   CHECK(absl::IsFailedPrecondition(a.status()));
-  CHECK(absl::StrContains(a.status().message(),
-                          "guest network not configured"));
+  CHECK(
+      absl::StrContains(a.status().message(), "guest network not configured"));
   GuestNetwork n = Network();
   n.mac = "52:54:00:00:00:99";
   absl::Status s = net.Configure(n);
@@ -213,8 +214,8 @@ TEST_CASE("guest network: NIC, VIPs, ruleset, hosts and a container netns") {
   REQUIRE(httpd.ok());
   std::string body;
   for (int i = 0; i < 50 && body.empty(); ++i) {
-    ExecResult r = Sh(OnHost(
-        absl::StrCat("curl -sS -m 3 http://", kVip, "/index.html")));
+    ExecResult r =
+        Sh(OnHost(absl::StrCat("curl -sS -m 3 http://", kVip, "/index.html")));
     if (r.exit_code == 0) body = r.output;
     if (body.empty()) absl::SleepFor(absl::Milliseconds(100));
   }
@@ -306,8 +307,8 @@ TEST_CASE("guest network: a crun container with its own address") {
   // Through the VIP from the host, DNATed into the container's netns.
   std::string body;
   for (int i = 0; i < 50 && body.empty(); ++i) {
-    ExecResult r = Sh(OnHost(
-        absl::StrCat("curl -sS -m 3 http://", kVip, "/index.html")));
+    ExecResult r =
+        Sh(OnHost(absl::StrCat("curl -sS -m 3 http://", kVip, "/index.html")));
     if (r.exit_code == 0) body = r.output;
     if (body.empty()) absl::SleepFor(absl::Milliseconds(100));
   }
@@ -375,7 +376,8 @@ std::string Isolate() {
   if (::mount("tmpfs", "/run/netns", "tmpfs", 0, "mode=0755") != 0) {
     return absl::StrCat("tmpfs on /run/netns: ", std::strerror(errno));
   }
-  auto lo = RunCommand({"ip", "link", "set", "lo", "up"}, {}, absl::Seconds(10));
+  auto lo =
+      RunCommand({"ip", "link", "set", "lo", "up"}, {}, absl::Seconds(10));
   if (!lo.ok() || lo->exit_code != 0) return "cannot bring lo up";
   return "";
 }

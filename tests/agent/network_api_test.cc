@@ -177,7 +177,8 @@ TEST_CASE("the OCI config joins the container's netns and mounts hosts") {
   for (const auto& ns : shared["linux"]["namespaces"]) {
     CHECK(ns["type"] != "network");
   }
-  for (const auto& m : shared["mounts"]) CHECK(m["destination"] != "/etc/hosts");
+  for (const auto& m : shared["mounts"])
+    CHECK(m["destination"] != "/etc/hosts");
 
   auto own = nlohmann::json::parse(
       BuildOciConfig(spec, {"rootfs", false}, "/nest/web", "/b/files",

@@ -126,12 +126,12 @@ TEST_CASE(
     std::ifstream in(NEST_SOURCE_DIR "/tests/net/testdata/guest.nft");
     std::string ruleset((std::istreambuf_iterator<char>(in)), {});
     REQUIRE(!ruleset.empty());
-    auto nft = c.GuestExec(
-        {"sh", "-c",
-         "printf '%s' \"$1\" > /tmp/g.nft && nft -f /tmp/g.nft && "
-         "nft list table ip nest && nft delete table ip nest",
-         "sh", ruleset},
-        {});
+    auto nft =
+        c.GuestExec({"sh", "-c",
+                     "printf '%s' \"$1\" > /tmp/g.nft && nft -f /tmp/g.nft && "
+                     "nft list table ip nest && nft delete table ip nest",
+                     "sh", ruleset},
+                    {});
     REQUIRE_MESSAGE(nft.ok(), nft.status().ToString());
     CHECK_MESSAGE(nft->exit_code == 0, nft->output);
     CHECK(nft->output.find("numgen random mod 2") != std::string::npos);
