@@ -111,10 +111,28 @@ std::string OnHost(const std::string& cmd) {
   return absl::StrCat("ip netns exec ", kHostNs, " ", cmd);
 }
 
+// GET http://<VIP>/index.html from the host's namespace, retried while the
+// server starts; the body, or "" when it never answered.
+std::string FromVip() {
+  for (int i = 0; i < 50; ++i) {
+    ExecResult r =
+        Sh(OnHost(absl::StrCat("curl -sS -m 3 http://", kVip, "/index.html")));
+    if (r.exit_code == 0 && !r.output.empty()) return r.output;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return "";
+}
+
 LinuxNetwork::Options NetOptions(const std::string& dir) {
   LinuxNetwork::Options o;
   o.state_dir = dir + "/network";
   return o;
+}
+
+// True (saying why) when the tests cannot run here.
+bool Skipped() {
+  if (!g_skip.empty()) MESSAGE("skipped: " << g_skip);
+  return !g_skip.empty();
 }
 
 // One test's guest: scratch space, its wire to the host, its networking.
@@ -125,10 +143,7 @@ struct Fixture {
 };
 
 TEST_CASE("guest network: refusals before and without a NIC") {
-  if (!g_skip.empty()) {
-    MESSAGE("skipped: " << g_skip);
-    return;
-  }
+  if (Skipped()) return;
   Fixture f;
   LinuxNetwork& net = f.net;
   auto a = net.Attach("early", "10.88.0.66");
@@ -145,10 +160,7 @@ TEST_CASE("guest network: refusals before and without a NIC") {
 }
 
 TEST_CASE("guest network: NIC, VIPs, ruleset, hosts and a container netns") {
-  if (!g_skip.empty()) {
-    MESSAGE("skipped: " << g_skip);
-    return;
-  }
+  if (Skipped()) return;
   Fixture f;
   LinuxNetwork& net = f.net;
   const testing::TempDir& tmp = f.tmp;
@@ -212,13 +224,7 @@ TEST_CASE("guest network: NIC, VIPs, ruleset, hosts and a container netns") {
                       -1,
                       -1});
   REQUIRE(httpd.ok());
-  std::string body;
-  for (int i = 0; i < 50 && body.empty(); ++i) {
-    ExecResult r =
-        Sh(OnHost(absl::StrCat("curl -sS -m 3 http://", kVip, "/index.html")));
-    if (r.exit_code == 0) body = r.output;
-    if (body.empty()) absl::SleepFor(absl::Milliseconds(100));
-  }
+  std::string body = FromVip();
   ::kill(*httpd, SIGKILL);
   (void)ChildReaper::Get().Wait(*httpd, absl::Now() + absl::Seconds(10));
   CHECK(body == "from web-1\n");
@@ -267,10 +273,7 @@ TEST_CASE("guest network: NIC, VIPs, ruleset, hosts and a container netns") {
 }
 
 TEST_CASE("guest network: a crun container with its own address") {
-  if (!g_skip.empty()) {
-    MESSAGE("skipped: " << g_skip);
-    return;
-  }
+  if (Skipped()) return;
   // RunCommand: once the reaper runs, system() loses its child to it.
   if (Sh("crun --version").exit_code != 0) {
     MESSAGE("skipped: needs crun on PATH");
@@ -305,13 +308,7 @@ TEST_CASE("guest network: a crun container with its own address") {
   CHECK(run->address == "10.88.0.66");
 
   // Through the VIP from the host, DNATed into the container's netns.
-  std::string body;
-  for (int i = 0; i < 50 && body.empty(); ++i) {
-    ExecResult r =
-        Sh(OnHost(absl::StrCat("curl -sS -m 3 http://", kVip, "/index.html")));
-    if (r.exit_code == 0) body = r.output;
-    if (body.empty()) absl::SleepFor(absl::Milliseconds(100));
-  }
+  std::string body = FromVip();
   CHECK(body == "it works\n");
   // Inside: its own address, and the hosts file, which follows changes.
   auto addr = c.Exec("web-1", {"cat", "/proc/net/fib_trie"}, {});
