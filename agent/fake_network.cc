@@ -29,7 +29,7 @@ absl::StatusOr<NetworkAttachment> FakeNetwork::Attach(
     }
   }
   attached_[id] = address;
-  return NetworkAttachment{"/var/run/netns/fake-" + id, "/fake/hosts"};
+  return NetworkAttachment{"/run/netns/fake-" + id, "/fake/hosts"};
 }
 
 absl::Status FakeNetwork::Detach(const std::string& id) {

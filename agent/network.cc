@@ -22,10 +22,11 @@
 namespace nest::agent {
 namespace {
 
-// Where iproute2 keeps named network namespaces (NETNS_RUN_DIR); the guest
-// has no /var/run -> /run link, so this literal path is the one that works
-// in both places.
-constexpr char kNetnsDir[] = "/var/run/netns/";
+// Where iproute2 keeps named network namespaces: Debian's iproute2 is built
+// with NETNS_RUN_DIR /run/netns (measured in the guest: "Cannot create
+// namespace file /run/netns/..."), and the guest has no /var/run -> /run
+// link, so only this path names the same file for ip and crun.
+constexpr char kNetnsDir[] = "/run/netns/";
 constexpr char kTable[] = "nest";
 
 std::string ShortHash(const std::string& id) {

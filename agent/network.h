@@ -62,7 +62,7 @@ class LinuxNetwork : public GuestNetworking {
   absl::Status Detach(const std::string& id) override;
 
   // The names Attach uses for container `id`: the network namespace
-  // ("nest-<12 hex>", under /var/run/netns) and the guest side of its veth
+  // ("nest-<12 hex>", under /run/netns) and the guest side of its veth
   // pair ("nv<12 hex>", at most 15 characters); the peer is eth0 inside.
   static std::string NetnsName(const std::string& id);
   static std::string VethName(const std::string& id);

@@ -195,7 +195,7 @@ TEST_CASE("guest network: NIC, VIPs, ruleset, hosts and a container netns") {
   REQUIRE_MESSAGE(a.ok(), a.status().ToString());
   const std::string ns = LinuxNetwork::NetnsName("web-1");
   const std::string veth = LinuxNetwork::VethName("web-1");
-  CHECK(a->netns_path == "/var/run/netns/" + ns);
+  CHECK(a->netns_path == "/run/netns/" + ns);
   CHECK(a->hosts_path == net.hosts_path());
   CHECK(veth.size() <= 15);
   CHECK(::access(a->netns_path.c_str(), F_OK) == 0);
@@ -333,7 +333,7 @@ TEST_CASE("guest network: a crun container with its own address") {
   }
   s = c.DeleteContainer("web-1");
   REQUIRE_MESSAGE(s.ok(), s.ToString());
-  CHECK(::access(("/var/run/netns/" + LinuxNetwork::NetnsName("web-1")).c_str(),
+  CHECK(::access(("/run/netns/" + LinuxNetwork::NetnsName("web-1")).c_str(),
                  F_OK) != 0);
   CHECK(Sh("ip link show " + LinuxNetwork::VethName("web-1")).exit_code != 0);
 }
