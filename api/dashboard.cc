@@ -159,8 +159,27 @@ void Dashboard::Register(httplib::Server& svr) {
     }
     return gate_.EnterWithToken(token, rpc);
   };
-  auto is_operator = [this, enter](const httplib::Request& req) {
+  auto is_operator = [enter](const httplib::Request& req) {
     return enter(req, "ListHosts").ok();
+  };
+  // The API shows an operator its own tenant's objects; the dashboard shows
+  // an operator every tenant's (the packing view is the whole cluster), by
+  // acting as each tenant with the operator's cluster-wide commands. Only
+  // a token the Gate admits as an operator gets there; anyone else asking
+  // for another tenant (?tenant=) finds nothing, as in the API.
+  auto scoped =
+      [enter, is_operator](
+          const httplib::Request& req,
+          absl::string_view rpc) -> absl::StatusOr<control::Commands> {
+    NEST_ASSIGN_OR_RETURN(control::Commands c, enter(req, rpc));
+    std::string tenant = req.get_param_value("tenant");
+    if (tenant.empty() || tenant == c.tenant().str()) return c;
+    if (!is_operator(req)) {
+      return absl::NotFoundError(absl::StrCat(req.get_param_value("name"),
+                                              " not found in tenant ",
+                                              c.tenant().str()));
+    }
+    return c.As(TenantId(tenant), "dashboard", /*cluster_wide=*/true);
   };
 
   auto asset = [](const httplib::Request& req, httplib::Response& res) {
@@ -226,19 +245,30 @@ void Dashboard::Register(httplib::Server& svr) {
                          {"operator", is_operator(req)}}
               .dump());
   });
-  svr.Get(
-      "/api/ui/cluster", [this, enter, is_operator](const httplib::Request& req,
-                                                    httplib::Response& res) {
-        auto c = enter(req, "ListVms");
-        if (!c.ok()) return Fail(res, c.status());
-        auto json =
-            dashboard::ClusterJson(*c, is_operator(req), options_.clock->Now());
-        if (!json.ok()) return Fail(res, json.status());
-        Reply(res, 200, *json);
-      });
+  svr.Get("/api/ui/cluster",
+          [this, enter, is_operator](const httplib::Request& req,
+                                     httplib::Response& res) {
+            auto c = enter(req, "ListVms");
+            if (!c.ok()) return Fail(res, c.status());
+            std::vector<control::Commands> scopes;
+            bool op = is_operator(req);
+            if (op) {
+              auto tenants = c->ListQuotas();  // every tenant
+              if (!tenants.ok()) return Fail(res, tenants.status());
+              for (const control::QuotaView& t : *tenants) {
+                scopes.push_back(c->As(t.tenant, "dashboard", true));
+              }
+            } else {
+              scopes.push_back(*c);
+            }
+            auto json = dashboard::ClusterJson(scopes, op ? &*c : nullptr,
+                                               options_.clock->Now());
+            if (!json.ok()) return Fail(res, json.status());
+            Reply(res, 200, *json);
+          });
   svr.Get("/api/ui/workload",
-          [this, enter](const httplib::Request& req, httplib::Response& res) {
-            auto c = enter(req, "GetWorkload");
+          [this, scoped](const httplib::Request& req, httplib::Response& res) {
+            auto c = scoped(req, "GetWorkload");
             if (!c.ok()) return Fail(res, c.status());
             auto json = dashboard::WorkloadJson(*c, req.get_param_value("name"),
                                                 options_.clock->Now());
@@ -246,8 +276,8 @@ void Dashboard::Register(httplib::Server& svr) {
             Reply(res, 200, *json);
           });
   svr.Get("/api/ui/group",
-          [this, enter](const httplib::Request& req, httplib::Response& res) {
-            auto c = enter(req, "GetVmGroup");
+          [this, scoped](const httplib::Request& req, httplib::Response& res) {
+            auto c = scoped(req, "GetVmGroup");
             if (!c.ok()) return Fail(res, c.status());
             std::string name = req.get_param_value("name");
             auto json = dashboard::GroupJson(
@@ -264,12 +294,14 @@ void Dashboard::Register(httplib::Server& svr) {
       streams_.fetch_sub(1);
       return Fail(res, absl::UnavailableError("too many live streams"));
     }
-    // A reconnecting EventSource resumes after the last event it got.
-    int64_t after = 0;
-    if (!absl::SimpleAtoi(req.get_header_value("Last-Event-ID"), &after) ||
-        after < 0) {
-      after = entered->LastEventSeq();
+    // A reconnecting EventSource resumes after the last event it got; a
+    // new one after the state its page drew (?after=), else from now.
+    int64_t after = -1;
+    if (!absl::SimpleAtoi(req.get_header_value("Last-Event-ID"), &after) &&
+        !absl::SimpleAtoi(req.get_param_value("after"), &after)) {
+      after = -1;
     }
+    if (after < 0) after = entered->LastEventSeq();
     res.set_header("Cache-Control", "no-store");
     res.set_header("X-Accel-Buffering", "no");
     control::Commands c = *entered;
@@ -313,7 +345,7 @@ void Dashboard::Register(httplib::Server& svr) {
                         : events->back().seq;
             // A comment now and then finds a vanished client by a failed
             // write, and keeps proxies from timing the stream out.
-            if (clock.MonotonicNow() - quiet_since > absl::Seconds(10)) {
+            if (clock.MonotonicNow() - quiet_since > absl::Seconds(5)) {
               if (!write(": ping\n\n")) return false;
               quiet_since = clock.MonotonicNow();
             }

@@ -6,15 +6,17 @@
 // token, as "Authorization: Bearer <token>" or through the session cookie
 // that POST /api/ui/login issues for a valid token, and every answer is
 // built by control::Commands acting for that token, so a tenant sees only
-// its own objects and only an operator sees hosts. The token is checked
-// again on every request, so revoking it ends its sessions at once.
+// its own objects; an operator sees hosts and every tenant's objects (the
+// packing view is the whole cluster), and names another tenant's workload
+// or group with ?tenant=. The token is checked again on every request, so
+// revoking it ends its sessions at once.
 //
 //   POST /api/ui/login  {"token": "..."} -> {"tenant", "operator"} + cookie
 //   POST /api/ui/logout
 //   GET  /api/ui/me
 //   GET  /api/ui/cluster              everything the packing view draws
-//   GET  /api/ui/workload?name=W      replicas, events, explain
-//   GET  /api/ui/group?name=G         VMs, events, size history
+//   GET  /api/ui/workload?name=W[&tenant=T]  replicas, events, explain
+//   GET  /api/ui/group?name=G[&tenant=T]     VMs, events, size history
 //   GET  /api/ui/events               text/event-stream of the caller's events
 //
 // Thread-safety: thread-safe; Stop() before the HTTP server stops, so live

@@ -12,17 +12,19 @@ GroupHistory::~GroupHistory() { Stop(); }
 
 void GroupHistory::Start() {
   if (thread_.joinable()) return;
+  SampleOnce();  // a plot has a first point as soon as the server is up
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(stop_mu_);
     while (!stopping_) {
-      lock.unlock();
-      SampleOnce();
-      lock.lock();
       // A wall-clock wait on purpose: Stop() must interrupt it, which an
       // injected Clock's SleepFor cannot; the samples' times come from
       // clock_.
       stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_),
                         [this] { return stopping_; });
+      if (stopping_) break;
+      lock.unlock();
+      SampleOnce();
+      lock.lock();
     }
   });
 }

@@ -137,38 +137,42 @@ absl::StatusOr<json> Events(control::Commands& c, const std::string& kind,
 
 }  // namespace
 
-absl::StatusOr<std::string> ClusterJson(control::Commands& c, bool with_hosts,
+absl::StatusOr<std::string> ClusterJson(std::vector<control::Commands>& scopes,
+                                        control::Commands* hosts,
                                         absl::Time now) {
   json out;
   out["now"] = Time(now);
-  out["seq"] = c.LastEventSeq();
-  json& hosts = out["hosts"] = json::array();
-  if (with_hosts) {
+  out["seq"] = scopes.empty() ? 0 : scopes.front().LastEventSeq();
+  out["operator"] = hosts != nullptr;
+  json& host_list = out["hosts"] = json::array();
+  if (hosts != nullptr) {
     NEST_ASSIGN_OR_RETURN(auto hs, All<control::HostView>([&](auto& p) {
-                            return c.ListHosts(p);
+                            return hosts->ListHosts(p);
                           }));
-    for (const auto& h : hs) hosts.push_back(HostJson(h));
+    for (const auto& h : hs) host_list.push_back(HostJson(h));
   }
-  out["operator"] = with_hosts;
-  NEST_ASSIGN_OR_RETURN(auto gs, All<control::GroupView>(
-                                     [&](auto& p) { return c.ListGroups(p); }));
   json& groups = out["groups"] = json::array();
-  for (const auto& g : gs) groups.push_back(GroupViewJson(g));
-  NEST_ASSIGN_OR_RETURN(auto vms, All<control::VmView>([&](auto& p) {
-                          return c.ListVms(p, "", "");
-                        }));
   json& vm_list = out["vms"] = json::array();
-  for (const auto& v : vms) vm_list.push_back(VmJson(v));
-  NEST_ASSIGN_OR_RETURN(auto ws, All<control::WorkloadView>([&](auto& p) {
-                          return c.ListWorkloads(p);
-                        }));
   json& workloads = out["workloads"] = json::array();
-  for (const auto& w : ws) workloads.push_back(WorkloadViewJson(w));
-  NEST_ASSIGN_OR_RETURN(auto cs, All<control::ContainerView>([&](auto& p) {
-                          return c.ListContainers(p, "", "");
-                        }));
   json& containers = out["containers"] = json::array();
-  for (const auto& x : cs) containers.push_back(ContainerJson(x));
+  for (control::Commands& c : scopes) {
+    NEST_ASSIGN_OR_RETURN(auto gs, All<control::GroupView>([&](auto& p) {
+                            return c.ListGroups(p);
+                          }));
+    for (const auto& g : gs) groups.push_back(GroupViewJson(g));
+    NEST_ASSIGN_OR_RETURN(auto vms, All<control::VmView>([&](auto& p) {
+                            return c.ListVms(p, "", "");
+                          }));
+    for (const auto& v : vms) vm_list.push_back(VmJson(v));
+    NEST_ASSIGN_OR_RETURN(auto ws, All<control::WorkloadView>([&](auto& p) {
+                            return c.ListWorkloads(p);
+                          }));
+    for (const auto& w : ws) workloads.push_back(WorkloadViewJson(w));
+    NEST_ASSIGN_OR_RETURN(auto cs, All<control::ContainerView>([&](auto& p) {
+                            return c.ListContainers(p, "", "");
+                          }));
+    for (const auto& x : cs) containers.push_back(ContainerJson(x));
+  }
   return out.dump();
 }
 

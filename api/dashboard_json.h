@@ -9,17 +9,16 @@
 #include "absl/time/time.h"
 #include "api/dashboard_history.h"
 #include "control/commands.h"
-#include "store/types.h"
 
 namespace nest::api::dashboard {
 
-// Everything the packing view and the lists draw: hosts (only when
-// `with_hosts`: an operator), groups, VMs, workloads and containers, the
-// server's time and the last event seq. Resources are arrays
-// [milli_cpu, memory_mib, disk_mib].
-[[nodiscard]] absl::StatusOr<std::string> ClusterJson(control::Commands& c,
-                                                      bool with_hosts,
-                                                      absl::Time now);
+// Everything the packing view and the lists draw: the groups, VMs,
+// workloads and containers of every scope (one tenant each), the hosts
+// when `hosts` is given (an operator's commands), the server's time and the
+// last event seq. Resources are arrays [milli_cpu, memory_mib, disk_mib].
+[[nodiscard]] absl::StatusOr<std::string> ClusterJson(
+    std::vector<control::Commands>& scopes, control::Commands* hosts,
+    absl::Time now);
 
 // One workload, its replicas, its events and, when replicas are pending,
 // the scheduler's explanation.

@@ -67,21 +67,32 @@
     $('login-error').textContent = message || '';
   }
 
-  async function start(me) {
+  // `cluster`: the first /api/ui/cluster answer when it was fetched
+  // alongside /api/ui/me (a page load), so the first draw waits for one
+  // round trip, not two.
+  async function start(me, cluster) {
     state.me = me;
     $('login').hidden = true;
     $('nav').hidden = false;
     $('logout').hidden = false;
     $('who').textContent = me.operator ? `operator (${me.tenant})` : `tenant ${me.tenant}`;
-    openStream();
-    await refresh();
+    if (cluster && route().page === 'packing') {
+      state.cluster = cluster;
+      state.fetchedAt = Date.now();
+      render();
+    } else {
+      await refresh();
+    }
+    openStream(state.cluster.seq);
   }
 
   // Live updates: every event the caller may see triggers one refetch,
   // coalesced, of what the current page shows.
-  function openStream() {
+  // Starts after `seq`, the state already drawn, so nothing in between is
+  // missed; a reconnect resumes by Last-Event-ID.
+  function openStream(seq) {
     if (state.source) state.source.close();
-    const src = new EventSource('/api/ui/events');
+    const src = new EventSource('/api/ui/events?after=' + encodeURIComponent(seq));
     state.source = src;
     const live = $('live');
     live.hidden = false;
@@ -101,15 +112,21 @@
     state.fetchedAt = Date.now();
     const r = route();
     if (r.page === 'workload' || r.page === 'group') {
-      state.detail = await api(`/api/ui/${r.page}?name=${encodeURIComponent(r.name)}`)
-        .catch(e => ({error: e.message}));
+      state.detail = await api(detailPath(r)).catch(e => ({error: e.message}));
     }
     render();
   }
 
+  // "#/workload/<tenant>/<name>": an operator sees every tenant's objects.
   function route() {
-    const parts = location.hash.replace(/^#\/?/, '').split('/');
-    return {page: parts[0] || 'packing', name: decodeURIComponent(parts.slice(1).join('/'))};
+    const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+    return {page: parts[0] || 'packing', tenant: parts[1] || '', name: parts.slice(2).join('/')};
+  }
+  function pageLink(page, tenant, name) {
+    return `#/${page}/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}`;
+  }
+  function detailPath(r) {
+    return `/api/ui/${r.page}?tenant=${encodeURIComponent(r.tenant)}&name=${encodeURIComponent(r.name)}`;
   }
 
   function render() {
@@ -124,7 +141,7 @@
     view.dataset.page = r.page;
     const pages = {packing, groups, workloads, vms, containers,
                    workload: workloadPage, group: groupPage};
-    (pages[r.page] || packing)(view, r.name);
+    (pages[r.page] || packing)(view, r);
     view.dataset.seq = String(state.cluster.seq);
     window.scrollTo(0, scroll);
   }
@@ -150,8 +167,8 @@
     const packed = NestPacking.mount(root, state.cluster, {
       zoom: state.zoom,
       onSelect: (kind, obj) => {
-        if (kind === 'container') location.hash = '#/workload/' + encodeURIComponent(obj.workload);
-        else if (kind === 'vm') location.hash = '#/group/' + encodeURIComponent(obj.group);
+        if (kind === 'container') location.hash = pageLink('workload', obj.tenant, obj.workload);
+        else if (kind === 'vm') location.hash = pageLink('group', obj.tenant, obj.group);
       },
     });
     window.nestPacking = packed;
@@ -160,14 +177,14 @@
   function groups(view) {
     view.append(el('h2', {text: 'VM groups'}), table('groups-table',
       ['name', 'tenant', 'VMs', 'running', 'pending', 'min/desired/max', 'containers', 'age', 'message'],
-      state.cluster.groups.map(g => [link('#/group/' + encodeURIComponent(g.name), g.name), g.tenant,
+      state.cluster.groups.map(g => [link(pageLink('group', g.tenant, g.name), g.name), g.tenant,
         g.vms, g.running, g.pending, `${g.min}/${g.desired}/${g.max}`, g.containers,
         age(g.created), el('td', {class: 'msg', text: g.message})])));
   }
 
   function workloadRow(w) {
     const state_ = w.pending > 0 ? 'pending' : 'running';
-    return [link('#/workload/' + encodeURIComponent(w.name), w.name), w.tenant, w.group,
+    return [link(pageLink('workload', w.tenant, w.name), w.name), w.tenant, w.group,
       `${w.ready}/${w.replicas}`, w.running, el('td', {class: 'state-' + state_, text: String(w.pending)}),
       res(w.req), age(w.created), el('td', {class: 'msg', text: w.message})];
   }
@@ -182,7 +199,7 @@
   }
   function vmTable(list) {
     return table('vms-table', ['id', 'tenant', 'group', 'host', 'state', 'shape', 'containers', 'ip', 'age'],
-      list.map(v => [v.id, v.tenant, link('#/group/' + encodeURIComponent(v.group), v.group),
+      list.map(v => [v.id, v.tenant, link(pageLink('group', v.tenant, v.group), v.group),
         v.host, stateCell(v.state), res(v.shape), v.containers, v.ip, age(v.created)]));
   }
 
@@ -191,7 +208,7 @@
   }
   function containerTable(id, list) {
     return table(id, ['id', 'workload', 'tenant', 'state', 'vm', 'host', 'restarts', 'age', 'message'],
-      list.map(c => [c.id, link('#/workload/' + encodeURIComponent(c.workload), c.workload), c.tenant,
+      list.map(c => [c.id, link(pageLink('workload', c.tenant, c.workload), c.workload), c.tenant,
         stateCell(c.state), c.vm, c.host, c.restarts, age(c.started ?? c.created),
         el('td', {class: 'msg', text: c.message})]));
   }
@@ -201,11 +218,12 @@
       list.slice().reverse().map(e => [age(e.time) + ' ago', e.reason, el('td', {class: 'msg', text: e.message})]));
   }
 
-  function detailOr(view, page, name) {
+  function detailOr(view, r) {
     const d = state.detail;
     if (!d || d.error) {
-      view.append(el('p', {class: 'error', text: d ? d.error : 'loading…'}));
-      if (!d) api(`/api/ui/${page}?name=${encodeURIComponent(name)}`)
+      view.append(d ? el('p', {class: 'error', text: d.error})
+                    : el('p', {class: 'loading', text: 'loading…'}));
+      if (!d) api(detailPath(r))
         .then(x => { state.detail = x; render(); })
         .catch(e => { state.detail = {error: e.message}; render(); });
       return null;
@@ -213,8 +231,8 @@
     return d;
   }
 
-  function workloadPage(view, name) {
-    const d = detailOr(view, 'workload', name);
+  function workloadPage(view, r) {
+    const d = detailOr(view, r);
     if (!d) return;
     const w = d.workload;
     view.append(el('h2', {id: 'workload-title', text: `Workload ${w.name}`}),
@@ -274,8 +292,8 @@
     return svg;
   }
 
-  function groupPage(view, name) {
-    const d = detailOr(view, 'group', name);
+  function groupPage(view, r) {
+    const d = detailOr(view, r);
     if (!d) return;
     const g = d.group;
     view.append(el('h2', {id: 'group-title', text: `VM group ${g.name}`}),
@@ -314,7 +332,10 @@
   // Ages tick between events.
   setInterval(() => { if (route().page !== 'packing') render(); }, 10000);
 
+  const first = fetch('/api/ui/cluster', {credentials: 'same-origin'})
+    .then(r => r.ok ? r.json() : null).catch(() => null);
   fetch('/api/ui/me', {credentials: 'same-origin'})
-    .then(r => r.ok ? r.json().then(start) : showLogin(''))
+    .then(r => r.ok ? r.json().then(async me => start(me, await first))
+                    : showLogin(''))
     .catch(() => showLogin(''));
 })();

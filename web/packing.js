@@ -85,16 +85,32 @@ const NestPacking = (() => {
     return {hosts: list, totals, unplaced, operator: !!data.operator};
   }
 
-  // Positions every box; `zoom` scales the biggest host's side (160 px).
+  // The scale, in px^2 per MiB: big enough that the smallest VM shows its
+  // containers (36 px), unless the hosts would then cover more than about
+  // two screens, but never so small that the biggest host is under 60 px.
+  function scale(m, width) {
+    let minVm = Infinity, sumCap = 0, maxCap = 1;
+    for (const h of m.hosts) {
+      sumCap += Math.max(h.cap[1], 1);
+      maxCap = Math.max(maxCap, h.cap[1]);
+      for (const v of h.vms) minVm = Math.min(minVm, Math.max(v.shape[1], 1));
+    }
+    if (minVm === Infinity) minVm = 256;
+    const detail = (36 * 36) / minVm;
+    const fit = (width * 2000 * 0.5) / Math.max(sumCap, 1);
+    return Math.max(Math.min(detail, fit), (60 * 60) / maxCap);
+  }
+
+  // Positions every box; `zoom` multiplies the sides.
   function layout(m, width, zoom) {
-    const maxMem = Math.max(1, ...m.hosts.map(h => h.cap[1]));
-    const side = 160 * zoom;
-    const k = (side * side) / maxMem;  // px^2 per MiB
+    const k = scale(m, width) * zoom * zoom;  // px^2 per MiB
     const rects = [];
     let x = GAP, y = GAP, rowH = 0;
     for (const h of m.hosts) {
       const hs = Math.max(40, Math.sqrt(Math.max(h.cap[1], 1) * k));
-      let w = Math.max(hs, 70), bodyH = hs;
+      // Wider than the canvas: the same area, taller.
+      const w = Math.min(Math.max(hs, 70), width - 2 * GAP);
+      let bodyH = (hs * hs) / w;
       // Shelf-pack the VM tiles in the host's body.
       const tiles = [];
       let tx = 0, ty = 0, shelf = 0;

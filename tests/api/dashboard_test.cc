@@ -34,6 +34,9 @@ struct DashWorld {
                 .ok());
     for (const char* tenant : {"acme", "globex"}) {
       control::Commands c = f.commands->As(TenantId(tenant), "t", false);
+      REQUIRE(c.ImportImage({}, "hello", "/srv/hello.tar",
+                            NoEncoding<control::ImageView>())
+                  .ok());
       control::GroupSpecInput g;
       g.vcpus = 1;
       g.memory = "256Mi";
@@ -48,9 +51,9 @@ struct DashWorld {
       w.memory = "32Mi";
       w.replicas = 2;
       w.group = std::string(tenant) + "-web";
-      REQUIRE(c.CreateWorkload({}, std::string(tenant) + "-app", w,
-                               NoEncoding<control::WorkloadView>())
-                  .ok());
+      auto app = c.CreateWorkload({}, std::string(tenant) + "-app", w,
+                                  NoEncoding<control::WorkloadView>());
+      REQUIRE_MESSAGE(app.ok(), app.status().ToString());
       // Bigger than any VM of the group: stays pending, with a reason.
       w.memory = "4Gi";
       w.replicas = 1;
@@ -154,6 +157,11 @@ TEST_CASE("an operator sees hosts and every tenant") {
   int running = 0;
   for (const auto& x : c["containers"]) running += x["state"] == "running";
   CHECK(running == 4);
+  // Any tenant's pages, by name.
+  json app = w.GetJson("/api/ui/workload?tenant=acme&name=acme-app", w.op);
+  CHECK(app["workload"]["tenant"] == "acme");
+  json web = w.GetJson("/api/ui/group?tenant=globex&name=globex-web", w.op);
+  CHECK(web["group"]["tenant"] == "globex");
 }
 
 TEST_CASE("a tenant sees only its own objects and no hosts") {
@@ -163,9 +171,14 @@ TEST_CASE("a tenant sees only its own objects and no hosts") {
   CHECK(c["hosts"].empty());
   CHECK(Tenants(c) == std::set<std::string>{"acme"});
   CHECK(c["vms"].size() == 1);
-  // Another tenant's workload and group do not exist for it.
+  // Another tenant's workload and group do not exist for it, named or not.
   CHECK(w.Get("/api/ui/workload?name=globex-app", w.acme)->status == 404);
   CHECK(w.Get("/api/ui/group?name=globex-web", w.acme)->status == 404);
+  CHECK(
+      w.Get("/api/ui/workload?tenant=globex&name=globex-app", w.acme)->status ==
+      404);
+  CHECK(w.Get("/api/ui/group?tenant=globex&name=globex-web", w.acme)->status ==
+        404);
   json mine = w.GetJson("/api/ui/workload?name=acme-app", w.acme);
   CHECK(mine["replicas"].size() == 2);
   for (const auto& r : mine["replicas"]) CHECK(r["tenant"] == "acme");

@@ -199,7 +199,7 @@ def run(args, tmp, shots):
 
         # The pending workload's page gives nestctl explain's reason.
         explained = c.ctl("explain", "huge").stdout
-        d.get(base + "/#/workload/huge")
+        d.get(base + "/#/workload/default/huge")
         reason_el = WebDriverWait(d, WAIT_S).until(
             lambda d: d.find_element(By.ID, "explain"))
         reasons = [li.text for li in reason_el.find_elements(By.TAG_NAME, "li")]
@@ -248,13 +248,14 @@ def run(args, tmp, shots):
             check("acme" in text, f"tenant's own objects missing on {page}")
         body = d.find_element(By.TAG_NAME, "body").text
         check("httpd" not in body, "tenant page names another tenant's workload")
-        d.get(base + "/#/workload/httpd")
+        d.get(base + "/#/workload/default/httpd")
         err = WebDriverWait(d, WAIT_S).until(
             lambda d: d.find_element(By.CSS_SELECTOR, "#view .error").text or None)
-        check("httpd" not in d.find_element(By.ID, "view").text.replace(err, "")
-              or "not found" in err.lower(), f"tenant opened httpd: {err}")
+        check(not d.find_elements(By.ID, "replicas-table"),
+              f"tenant opened another tenant's workload httpd ({err})")
         status = d.execute_script(
-            "return fetch('/api/ui/workload?name=httpd').then(r => r.status);")
+            "return fetch('/api/ui/workload?tenant=default&name=httpd')"
+            ".then(r => r.status);")
         check(status == 404, f"tenant fetch of httpd answered {status}")
     except Exception:
         if d is not None:
