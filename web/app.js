@@ -322,6 +322,7 @@
       if (!res.ok) { $('login-error').textContent = body.error || res.statusText; return; }
       await start(body);
     } catch (e) {
+      console.error(e);
       $('login-error').textContent = String(e.message || e);
     }
   });

@@ -45,7 +45,9 @@ const NestPacking = (() => {
                          known: true});
     }
     for (const vm of data.vms) {
-      const v = Object.assign({containers: [], used: [0, 0, 0]}, vm);
+      // `containers` becomes the list; the count stays as `count`.
+      const v = Object.assign({}, vm, {containers: [], used: [0, 0, 0],
+                                       count: vm.containers});
       vmById[vm.id] = v;
       const key = vm.host || '(unplaced)';
       if (!hosts.has(key)) {
@@ -308,10 +310,12 @@ const NestPacking = (() => {
     });
     const counts = {hosts: m.hosts.filter(h => h.known).length,
                     vms: data.vms.length,
-                    containers: lay.rects.filter(r => r.kind === 'container').length};
+                    containers: lay.rects.filter(r => r.kind === 'container').length,
+                    unplaced: m.unplaced};
     canvas.dataset.hosts = counts.hosts;
     canvas.dataset.vms = counts.vms;
     canvas.dataset.containers = counts.containers;
+    canvas.dataset.unplaced = counts.unplaced;
     if (window.nestDrawnAt === undefined) window.nestDrawnAt = performance.now();
     document.documentElement.dataset.packingDrawn = String(data.seq || 0);
     return {

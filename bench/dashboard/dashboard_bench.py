@@ -107,7 +107,8 @@ def main():
         path = os.path.join(tmp, "spec.yaml")
         with open(path, "w") as f:
             f.write(spec(args.vms, 10))
-        r = ctl("apply", "-f", path)
+        ctl("image", "import", "hello", "/sim")  # a placeholder in --sim
+        r = ctl("apply", "--no-wait", "-f", path)
         if r.returncode != 0:
             sys.exit("apply: " + r.stderr)
         base = "http://" + http

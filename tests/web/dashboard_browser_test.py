@@ -22,7 +22,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -108,7 +108,7 @@ class Cluster:
         path = os.path.join(self.tmp, f"spec-{time.monotonic_ns()}.yaml")
         with open(path, "w") as f:
             f.write(text)
-        self.ctl("apply", "-f", path, token=token)
+        self.ctl("apply", "--no-wait", "-f", path, token=token)
 
     def stop(self):
         self.proc.terminate()
@@ -125,6 +125,7 @@ def browser():
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
               "--disable-dev-shm-usage", "--window-size=1400,1000"):
         opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
     return webdriver.Chrome(service=service, options=opts)
 
@@ -133,7 +134,8 @@ def packing_counts(d):
     return d.execute_script(
         "const c = document.getElementById('packing-canvas');"
         "return c ? {hosts: +c.dataset.hosts, vms: +c.dataset.vms,"
-        " containers: +c.dataset.containers} : null;")
+        " containers: +c.dataset.containers, unplaced: +c.dataset.unplaced}"
+        " : null;")
 
 
 def login(d, base, token):
@@ -155,11 +157,14 @@ def run(args, tmp, shots):
     c = Cluster(args.nestd, args.nestctl, tmp)
     d = None
     try:
-        c.ctl("apply", "-f", args.demo)
+        for image in ("hello", "httpd"):  # placeholders in --sim
+            c.ctl("image", "import", image, "/sim")
+        c.ctl("apply", "--no-wait", "-f", args.demo)
         c.apply(HUGE_SPEC)
         out = c.ctl("token", "create", "--tenant", "acme", "--role",
                     "tenant-admin", "--description", "browser test").stdout
         acme = next(w for w in out.split() if w.startswith("nest_"))
+        c.ctl("image", "import", "hello", "/sim", token=acme)
         c.apply(TENANT_SPEC, token=acme)
         base = "http://" + c.http
         d = browser()
@@ -185,14 +190,19 @@ def run(args, tmp, shots):
         d.save_screenshot(os.path.join(shots, "packing-operator.png"))
         print(f"login to packing view drawn: {time.monotonic() - login_start:.2f} s")
 
-        # Hovering a container shows its details.
+        # Hovering a container shows its details: scroll it into the
+        # viewport, then move the pointer there (viewport coordinates).
         rects = d.execute_script("return window.nestPacking.rects();")
         box = next(r for r in rects if r["kind"] == "container")
-        canvas = d.find_element(By.ID, "packing-canvas")
-        size = canvas.size
-        ActionChains(d).move_to_element_with_offset(
-            canvas, int(box["x"] + box["w"] / 2 - size["width"] / 2),
-            int(box["y"] + box["h"] / 2 - size["height"] / 2)).perform()
+        x, y = d.execute_script(
+            "const c = document.getElementById('packing-canvas');"
+            "const r = arguments[0];"
+            "window.scrollTo(0, c.getBoundingClientRect().top + window.scrollY + r.y - 200);"
+            "const b = c.getBoundingClientRect();"
+            "return [b.left + r.x + r.w / 2, b.top + r.y + r.h / 2];", box)
+        actions = ActionBuilder(d)
+        actions.pointer_action.move_to_location(int(x), int(y))
+        actions.perform()
         tip = WebDriverWait(d, WAIT_S).until(
             lambda d: d.find_element(By.CLASS_NAME, "packing-tip").text or None)
         check(box["id"] in tip, f"hover tip {tip!r} does not name {box['id']}")
@@ -212,14 +222,20 @@ def run(args, tmp, shots):
         d.get(base + "/#/packing")
         WebDriverWait(d, WAIT_S).until(
             lambda d: (packing_counts(d) or {}).get("containers", 0) >= 7)
-        before = packing_counts(d)["containers"]
+        before = packing_counts(d)
         d.execute_script("window.nestNoReload = true;")
         WebDriverWait(d, WAIT_S).until(
             lambda d: d.find_element(By.ID, "live").text == "live")
         scale_start = time.monotonic()
         c.ctl("scale", "workload", "httpd", "4")
-        WebDriverWait(d, WAIT_S).until(
-            lambda d: packing_counts(d)["containers"] >= before + 2)
+        # Both new replicas show (placed, or counted as not placed while
+        # their VM boots), and at least one is drawn in a VM.
+        def appeared(d):
+            now = packing_counts(d)
+            return (now["containers"] + now["unplaced"] >=
+                    before["containers"] + before["unplaced"] + 2 and
+                    now["containers"] > before["containers"])
+        WebDriverWait(d, WAIT_S).until(appeared)
         check(d.execute_script("return window.nestNoReload === true;"),
               "the page reloaded")
         print(f"scale to new containers drawn: {time.monotonic() - scale_start:.2f} s")
@@ -260,6 +276,8 @@ def run(args, tmp, shots):
     except Exception:
         if d is not None:
             d.save_screenshot(os.path.join(shots, "failure.png"))
+            for entry in d.get_log("browser"):
+                sys.stderr.write(f"browser: {entry['level']} {entry['message']}\n")
         with open(os.path.join(tmp, "nestd.log")) as f:
             sys.stderr.write(f.read()[-4000:])
         raise
