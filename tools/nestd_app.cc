@@ -44,9 +44,10 @@
 
 namespace nest::tools {
 std::string NetInstallation(const DaemonConfig& cfg) {
-  std::error_code ec;
-  std::filesystem::path p = std::filesystem::absolute(cfg.state_dir, ec);
-  return ec ? cfg.state_dir : p.lexically_normal().string();
+  // Keyed by the pool, not the state dir: a backup restored into another
+  // state dir takes over the same networks, and two installations on one
+  // host must use disjoint pools anyway (their subnets would collide).
+  return absl::StrCat("pool/", cfg.net_pool);
 }
 
 std::string NetTable(const DaemonConfig& cfg) {

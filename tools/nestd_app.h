@@ -34,8 +34,9 @@ struct DaemonConfig {
 };
 
 // What names this installation's network objects: libvirt networks and
-// filters are keyed by it, and its nftables table is named after it, so
-// two state dirs on one host never share or remove each other's.
+// filters are keyed by it, and its nftables table is named after it. It is
+// the pool, so installations with disjoint pools never share or remove
+// each other's objects, and a restored backup finds its own.
 std::string NetInstallation(const DaemonConfig& cfg);
 std::string NetTable(const DaemonConfig& cfg);
 
