@@ -30,10 +30,16 @@ namespace {
 // (memory only) and re-checks it on every request.
 constexpr char kCookie[] = "nest_session";
 
+// cpp-httplib compresses exactly "application/json" (and text/*) for any
+// client that accepts it, preferring Brotli at its slowest setting: 6 s for
+// the 1.2 MB cluster document of 2,000 VMs, against 0.2 s to build it. The
+// charset parameter keeps the type correct and the body uncompressed.
+constexpr char kJsonType[] = "application/json; charset=utf-8";
+
 void Reply(httplib::Response& res, int status, const std::string& json) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
-  res.set_content(json, "application/json");
+  res.set_content(json, kJsonType);
 }
 
 void Fail(httplib::Response& res, const absl::Status& s) {
@@ -127,6 +133,27 @@ std::string Dashboard::SessionToken(const std::string& id) {
     return "";
   }
   return it->second.token;
+}
+
+std::string Dashboard::CachedCluster(const std::string& key, int64_t seq,
+                                     absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cluster_cache_.find(key);
+  if (it == cluster_cache_.end() || it->second.seq != seq ||
+      now - it->second.built > options_.cluster_cache_ttl) {
+    return "";
+  }
+  return it->second.doc;
+}
+
+void Dashboard::CacheCluster(const std::string& key, int64_t seq,
+                             absl::Time now, const std::string& doc) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Bounded: tenants come and go; the next request rebuilds.
+  if (cluster_cache_.size() >= 64 && !cluster_cache_.count(key)) {
+    cluster_cache_.clear();
+  }
+  cluster_cache_[key] = ClusterDoc{seq, now, doc};
 }
 
 void Dashboard::EndSession(const std::string& id) {
@@ -250,8 +277,16 @@ void Dashboard::Register(httplib::Server& svr) {
                                      httplib::Response& res) {
             auto c = enter(req, "ListVms");
             if (!c.ok()) return Fail(res, c.status());
-            std::vector<control::Commands> scopes;
             bool op = is_operator(req);
+            // Who sees what decides the cache entry: every operator sees
+            // the same, a tenant its own.
+            std::string key = op ? "*" : "t:" + c->tenant().str();
+            int64_t seq = c->LastEventSeq();
+            absl::Time now = options_.clock->Now();
+            if (std::string hit = CachedCluster(key, seq, now); !hit.empty()) {
+              return Reply(res, 200, dashboard::WithNow(hit, now));
+            }
+            std::vector<control::Commands> scopes;
             if (op) {
               auto tenants = c->ListQuotas();  // every tenant
               if (!tenants.ok()) return Fail(res, tenants.status());
@@ -261,10 +296,10 @@ void Dashboard::Register(httplib::Server& svr) {
             } else {
               scopes.push_back(*c);
             }
-            auto json = dashboard::ClusterJson(scopes, op ? &*c : nullptr,
-                                               options_.clock->Now());
+            auto json = dashboard::ClusterJson(scopes, op ? &*c : nullptr, seq);
             if (!json.ok()) return Fail(res, json.status());
-            Reply(res, 200, *json);
+            CacheCluster(key, seq, now, *json);
+            Reply(res, 200, dashboard::WithNow(*json, now));
           });
   svr.Get("/api/ui/workload",
           [this, scoped](const httplib::Request& req, httplib::Response& res) {

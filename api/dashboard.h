@@ -56,6 +56,9 @@ struct DashboardOptions {
   // by Last-Event-ID), so a stream never pins a server thread for good.
   absl::Duration stream_lifetime = absl::Minutes(2);
   int max_streams = 8;
+  // The cluster document is built again when an event has happened since,
+  // or after this long (for a change that wrote no event).
+  absl::Duration cluster_cache_ttl = absl::Seconds(5);
 };
 
 class Dashboard {
@@ -81,6 +84,18 @@ class Dashboard {
   // The token of a live session, or empty.
   std::string SessionToken(const std::string& id);
   void EndSession(const std::string& id);
+  // The cluster document for `key` (who sees it) when it was built at event
+  // `seq` less than the cache TTL before `now`; empty otherwise.
+  std::string CachedCluster(const std::string& key, int64_t seq,
+                            absl::Time now);
+  void CacheCluster(const std::string& key, int64_t seq, absl::Time now,
+                    const std::string& doc);
+
+  struct ClusterDoc {
+    int64_t seq = 0;
+    absl::Time built;
+    std::string doc;
+  };
 
   const DashboardOptions options_;
   Gate gate_;
@@ -89,6 +104,7 @@ class Dashboard {
   std::atomic<int> streams_{0};
   std::mutex mu_;
   std::map<std::string, Session> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ClusterDoc> cluster_cache_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace nest::api

@@ -10,7 +10,7 @@ namespace nest::api {
 
 struct WebAsset {
   const char* path;          // "/app.js"
-  const char* content_type;  // "text/javascript; charset=utf-8"
+  const char* content_type;  // "application/javascript; charset=utf-8"
   const unsigned char* data;
   size_t size;
 };

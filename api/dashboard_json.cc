@@ -138,11 +138,9 @@ absl::StatusOr<json> Events(control::Commands& c, const std::string& kind,
 }  // namespace
 
 absl::StatusOr<std::string> ClusterJson(std::vector<control::Commands>& scopes,
-                                        control::Commands* hosts,
-                                        absl::Time now) {
+                                        control::Commands* hosts, int64_t seq) {
   json out;
-  out["now"] = Time(now);
-  out["seq"] = scopes.empty() ? 0 : scopes.front().LastEventSeq();
+  out["seq"] = seq;
   out["operator"] = hosts != nullptr;
   json& host_list = out["hosts"] = json::array();
   if (hosts != nullptr) {
@@ -230,5 +228,12 @@ absl::StatusOr<std::string> GroupJson(control::Commands& c,
 }
 
 std::string EventJson(const store::Event& e) { return EventValue(e).dump(); }
+
+std::string WithNow(const std::string& doc, absl::Time now) {
+  std::string out = "{\"now\":" + Time(now).dump();
+  if (doc.size() > 2) out += ",";
+  out.append(doc, 1);
+  return out;
+}
 
 }  // namespace nest::api::dashboard

@@ -14,11 +14,16 @@ namespace nest::api::dashboard {
 
 // Everything the packing view and the lists draw: the groups, VMs,
 // workloads and containers of every scope (one tenant each), the hosts
-// when `hosts` is given (an operator's commands), the server's time and the
-// last event seq. Resources are arrays [milli_cpu, memory_mib, disk_mib].
+// when `hosts` is given (an operator's commands), and `seq`, the last event
+// seq read before listing. Resources are arrays [milli_cpu, memory_mib,
+// disk_mib]. No "now": the caller adds it (WithNow), so a document can be
+// served again while no event has happened.
 [[nodiscard]] absl::StatusOr<std::string> ClusterJson(
     std::vector<control::Commands>& scopes, control::Commands* hosts,
-    absl::Time now);
+    int64_t seq);
+
+// `doc` (a JSON object) with "now": `now` in front.
+std::string WithNow(const std::string& doc, absl::Time now);
 
 // One workload, its replicas, its events and, when replicas are pending,
 // the scheduler's explanation.

@@ -11,7 +11,9 @@ foreach(f ${FILES})
   if(ext STREQUAL ".html")
     set(type "text/html; charset=utf-8")
   elseif(ext STREQUAL ".js")
-    set(type "text/javascript; charset=utf-8")
+    # Not text/*: cpp-httplib would Brotli-compress it at its slowest
+    # setting on every request (api/dashboard.cc).
+    set(type "application/javascript; charset=utf-8")
   elseif(ext STREQUAL ".css")
     set(type "text/css; charset=utf-8")
   elseif(ext STREQUAL ".svg")

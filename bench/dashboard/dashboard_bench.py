@@ -83,6 +83,8 @@ def main():
     p.add_argument("--hosts", type=int, default=200)
     p.add_argument("--vms", type=int, default=2000)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--verbose", action="store_true",
+                   help="print the live page's resource timings")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="nest-bench-dash-")
     addr, http = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
@@ -162,6 +164,12 @@ def main():
         live, static = [], []
         for _ in range(args.runs):
             live.append(drawn_ms(d, base + "/#/packing"))
+            if args.verbose:
+                for e in d.execute_script(
+                        "return performance.getEntriesByType('resource').map("
+                        "e => [e.name, e.startTime, e.responseStart, e.responseEnd]);"):
+                    print("  ", e[0].replace(base, ""),
+                          " ".join(f"{x:.0f}" for x in e[1:]))
             static.append(drawn_ms(d, "file://" + os.path.join(page, "static.html")))
         d.get(base + "/#/packing")
         WebDriverWait(d, 60).until(lambda d: d.execute_script(
@@ -173,7 +181,7 @@ def main():
               f"{len(data['containers'])} containers (converged in {converge_s:.1f} s); "
               f"JSON {len(raw) / 1e6:.2f} MB")
         print(f"{'page':<28}{'median ms':>10}{'runs (ms)':>40}")
-        print(f"{'dashboard (live, login)':<28}{load_ms:>10.0f}"
+        print(f"{'dashboard (live, session)':<28}{load_ms:>10.0f}"
               f"{' '.join(f'{x:.0f}' for x in live):>40}")
         print(f"{'static JSON, no live':<28}{static_ms:>10.0f}"
               f"{' '.join(f'{x:.0f}' for x in static):>40}")
