@@ -287,6 +287,12 @@
       const pts = history.map(p => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`).join(' ');
       add('polyline', {points: pts, fill: 'none', stroke: colour, 'stroke-width': 2,
                        'data-series': key});
+      // Dots too: a short history (or one sample) is still visible.
+      if (history.length <= 120) {
+        for (const p of history) {
+          add('circle', {cx: x(p.t).toFixed(1), cy: y(p[key]).toFixed(1), r: 3, fill: colour});
+        }
+      }
       add('text', {x: L + 10 + i * 150, y: 22, fill: colour, 'font-size': 12}, label);
     });
     return svg;

@@ -83,6 +83,7 @@ def main():
     p.add_argument("--hosts", type=int, default=200)
     p.add_argument("--vms", type=int, default=2000)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--screenshot", help="save the live packing view here (PNG)")
     p.add_argument("--verbose", action="store_true",
                    help="print the live page's resource timings")
     args = p.parse_args()
@@ -175,6 +176,8 @@ def main():
         WebDriverWait(d, 60).until(lambda d: d.execute_script(
             "return window.nestPacking !== undefined;"))
         counts = d.execute_script("return window.nestPacking.counts;")
+        if args.screenshot:
+            d.save_screenshot(args.screenshot)
         load_ms, static_ms = statistics.median(live), statistics.median(static)
         ratio = load_ms / static_ms if static_ms > 0 else float("inf")
         print(f"cluster: {args.hosts} hosts, {len(data['vms'])} VMs, "

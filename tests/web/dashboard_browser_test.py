@@ -218,6 +218,16 @@ def run(args, tmp, shots):
         check(first in explained,
               f"page reason {first!r} is not in nestctl explain:\n{explained}")
 
+        d.save_screenshot(os.path.join(shots, "workload-explain.png"))
+
+        # The group page plots its sampled size.
+        d.get(base + "/#/group/default/web")
+        WebDriverWait(d, WAIT_S).until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, "#group-plot polyline[data-series='vms']"))
+        check("web" in d.find_element(By.ID, "group-title").text,
+              "group page title")
+        d.save_screenshot(os.path.join(shots, "group.png"))
+
         # Live: scale up, and the new replicas appear without a reload.
         d.get(base + "/#/packing")
         WebDriverWait(d, WAIT_S).until(
