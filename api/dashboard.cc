@@ -315,6 +315,10 @@ void Dashboard::Register(httplib::Server& svr) {
             auto c = scoped(req, "GetVmGroup");
             if (!c.ok()) return Fail(res, c.status());
             std::string name = req.get_param_value("name");
+            // A group younger than the sampling interval has no sample yet.
+            if (history_.Of(c->tenant(), GroupId(name)).empty()) {
+              history_.SampleOnce();
+            }
             auto json = dashboard::GroupJson(
                 *c, name, history_.Of(c->tenant(), GroupId(name)),
                 options_.clock->Now());

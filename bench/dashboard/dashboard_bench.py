@@ -82,7 +82,7 @@ def main():
     p.add_argument("--nestctl", required=True)
     p.add_argument("--hosts", type=int, default=200)
     p.add_argument("--vms", type=int, default=2000)
-    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--runs", type=int, default=7)
     p.add_argument("--screenshot", help="save the live packing view here (PNG)")
     p.add_argument("--verbose", action="store_true",
                    help="print the live page's resource timings")
