@@ -383,8 +383,9 @@ void Dashboard::Register(httplib::Server& svr) {
                         ? std::max(after, committed)
                         : events->back().seq;
             // A comment now and then finds a vanished client by a failed
-            // write, and keeps proxies from timing the stream out.
-            if (clock.MonotonicNow() - quiet_since > absl::Seconds(5)) {
+            // write (the second after it left), freeing the thread, and
+            // keeps proxies from timing the stream out.
+            if (clock.MonotonicNow() - quiet_since > absl::Seconds(2)) {
               if (!write(": ping\n\n")) return false;
               quiet_since = clock.MonotonicNow();
             }

@@ -77,10 +77,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(
     if (options.dashboard.clock == nullptr) {
       return absl::InvalidArgumentError("the dashboard needs a clock");
     }
-    // Live streams hold a thread each (bounded by max_streams); the rest
-    // serve pages and JSON.
-    int threads = options.dashboard.max_streams + 8;
+    // Live streams hold a thread each (bounded by max_streams), and so does
+    // every idle keep-alive connection until its timeout: a browser opens
+    // several per page. Too few threads and a page load queues behind
+    // connections that a navigation left idle.
+    int threads = options.dashboard.max_streams + 24;
     svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    svr.set_keep_alive_timeout(2);
     out->dashboard_ = std::make_unique<Dashboard>(options.dashboard);
     out->dashboard_->Register(svr);
   }

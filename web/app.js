@@ -96,13 +96,25 @@
     state.source = src;
     const live = $('live');
     live.hidden = false;
+    let last = seq;
     src.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
-    src.onerror = () => { live.textContent = 'reconnecting'; live.className = 'live'; };
+    src.onerror = () => {
+      live.textContent = 'reconnecting';
+      live.className = 'live';
+      // The browser retries by itself unless the answer was not a stream
+      // (e.g. 503 while nestd has too many): then reopen after the last
+      // event seen, and refetch in case one was missed.
+      if (src.readyState === EventSource.CLOSED && state.source === src) {
+        setTimeout(() => {
+          if (state.source === src && state.me) { openStream(last); kick(); }
+        }, 2000);
+      }
+    };
     const kick = () => {
       clearTimeout(state.refreshTimer);
       state.refreshTimer = setTimeout(() => refresh().catch(() => {}), 200);
     };
-    src.addEventListener('change', kick);
+    src.addEventListener('change', ev => { last = ev.lastEventId || last; kick(); });
     src.addEventListener('reset', kick);
   }
 
@@ -311,6 +323,15 @@
       el('h2', {text: 'Events'}), eventTable(d.events));
   }
 
+  // A page left for another (or kept in the back/forward cache) must give
+  // its stream's connection back: browsers allow six per server, and
+  // lingering streams would make a later page load wait for one.
+  window.addEventListener('pagehide', () => {
+    if (state.source) { state.source.close(); state.source = null; }
+  });
+  window.addEventListener('pageshow', ev => {
+    if (ev.persisted && state.me && state.cluster) { openStream(state.cluster.seq); refresh(); }
+  });
   window.addEventListener('hashchange', () => {
     state.detail = null;
     render();
