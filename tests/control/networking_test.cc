@@ -1,0 +1,294 @@
+// The network reconciler on a simulated cluster (SimDriver, FakeAgent, a
+// fake clock) with recording host operations: what each VM, guest and
+// container gets, what the host table holds, and that it follows changes.
+#include "control/networking.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "agent/fake_agent.h"
+#include "control/commands.h"
+#include "control/controller.h"
+#include "control/sim.h"
+#include "doctest/doctest.h"
+#include "tests/control/cluster_util.h"
+
+namespace nest::control {
+namespace {
+
+using store::ContainerObservedState;
+
+std::string NoEncode(const auto&) { return ""; }
+
+class RecordingOps : public HostNetworkOps {
+ public:
+  absl::Status EnsureNetwork(const store::Host& host,
+                             const vmm::NetworkSpec& spec) override {
+    networks[host.name.str()][spec.name] = spec;
+    ++ensures;
+    return absl::OkStatus();
+  }
+  absl::Status EnsureFilter(const store::Host& host,
+                            const vmm::NwFilterSpec& spec) override {
+    filters[host.name.str()][spec.name] = spec;
+    ++ensures;
+    return absl::OkStatus();
+  }
+  absl::Status ApplyLocalRuleset(const std::string& script) override {
+    host_script = script;
+    table_present = true;
+    ++applies;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> LocalTablePresent(const std::string&) override {
+    return table_present;
+  }
+
+  std::map<std::string, std::map<std::string, vmm::NetworkSpec>> networks;
+  std::map<std::string, std::map<std::string, vmm::NwFilterSpec>> filters;
+  std::string host_script;
+  bool table_present = false;
+  int applies = 0;
+  int ensures = 0;
+};
+
+struct Cluster : testing::SimParts {
+  RecordingOps ops;
+  std::unique_ptr<Networking> net;
+  std::unique_ptr<Controller> controller;
+
+  Cluster() {
+    REQUIRE(testing::SeedHttpd(*store, 0).ok());
+    REQUIRE(store
+                ->Write([](store::WriteTx& tx) -> absl::Status {
+                  NEST_ASSIGN_OR_RETURN(
+                      store::Workload w,
+                      tx.GetWorkload(TenantId("default"), WorkloadId("httpd")));
+                  w.ports = {{"http", 8080, 18080, "tcp"}};
+                  // Replicas with ports go to distinct VMs: 2 VMs.
+                  return tx.UpdateWorkload(w, 0).status();
+                })
+                .ok());
+    images.Add("httpd", testing::HttpdImage());
+    Start();
+  }
+  void Start() {
+    controller.reset();
+    NetworkOptions nopts;
+    nopts.installation = "test";
+    net = *Networking::Create(*store, ops, clock, nopts);
+    ControllerOptions opts = testing::TestControllerOptions();
+    opts.vm_stop_deadline = absl::ZeroDuration();
+    opts.network = net.get();
+    controller = std::make_unique<Controller>(*store, hosts, provisioner,
+                                              agents, images, clock, opts);
+  }
+  void Converge(int passes = 8) {
+    for (int i = 0; i < passes; ++i) {
+      (void)controller->ReconcileOnce();
+      controller->AwaitIdle();
+      clock.Advance(absl::Seconds(1));
+    }
+  }
+  store::Snapshot Snap() { return *store->ReadSnapshot(); }
+  std::shared_ptr<agent::FakeAgent> Agent(const VmId& vm) {
+    auto a = controller->AgentFor(vm);
+    REQUIRE(a.ok());
+    return std::dynamic_pointer_cast<agent::FakeAgent>(*a);
+  }
+};
+
+TEST_CASE("VMs, guests and containers get their addresses, VIP and names") {
+  Cluster c;
+  c.Converge();
+  store::Snapshot s = c.Snap();
+  REQUIRE(s.vms.size() == 2);
+  REQUIRE(s.containers.size() == 2);
+  const VmId vm = s.containers[0].vm;
+  CHECK(s.containers[1].vm != vm);
+
+  // The domain's NIC is on the tenant's bridge and references its filter,
+  // both of which the host got before the VM booted.
+  std::optional<vmm::NicSpec> nic = c.net->NicFor(vm);
+  REQUIRE(nic);
+  REQUIRE(c.ops.networks["h1"].size() == 1);
+  const vmm::NetworkSpec& n = c.ops.networks["h1"].begin()->second;
+  CHECK(nic->bridge == n.bridge);
+  CHECK(n.address == "10.88.0.1");
+  CHECK(n.prefix == 20);
+  CHECK(n.routes.empty());  // containers are on-link (proxy ARP)
+  REQUIRE(c.ops.filters["h1"].size() == 1);
+  CHECK(nic->filter == c.ops.filters["h1"].begin()->first);
+  CHECK(absl::StartsWith(nic->mac, "52:54:0a:58:00:0"));
+
+  // The guest holds its address, the VIP and every name.
+  auto agent = c.Agent(vm);
+  REQUIRE(agent->network());
+  const agent::GuestNetwork g = *agent->network();
+  CHECK(absl::StartsWith(g.address, "10.88.0."));
+  CHECK(g.gateway == "10.88.0.1");
+  CHECK(g.prefix_length == 20);
+  CHECK(g.mac == nic->mac);
+  const std::string vip =
+      c.net->VipOf(TenantId("default"), WorkloadId("httpd"));
+  CHECK(vip == "10.88.0.4");  // after the two VMs' addresses
+  CHECK(g.vips == std::vector<std::string>{vip});
+  std::map<std::string, std::string> names(g.hosts.begin(), g.hosts.end());
+  CHECK(names["httpd"] == vip);
+  for (const auto& ct : s.containers) {
+    INFO("container ", ct.id.str(), " vm ", ct.vm.str(), ": ", ct.message);
+    CHECK(ct.observed == ContainerObservedState::kRunning);
+    const std::string addr = c.net->ContainerAddress(ct.id);
+    CHECK(absl::StartsWith(addr, "10.88.0."));
+    CHECK(names[ct.id.str()] == addr);
+    // The agent got the same address, and the VIP balances over it.
+    auto info = c.Agent(ct.vm)->ContainerStatus(ct.id.str());
+    REQUIRE(info.ok());
+    CHECK(info->address == addr);
+    CHECK(absl::StrContains(g.ruleset, addr + " . 8080"));
+    CHECK(absl::StrContains(c.ops.host_script, addr + " . 8080"));
+  }
+  CHECK(absl::StrContains(c.ops.host_script, "tcp dport 18080"));
+}
+
+TEST_CASE("a replica scaled away leaves the VIP before it stops") {
+  Cluster c;
+  c.Converge();
+  store::Snapshot s = c.Snap();
+  auto agent = c.Agent(s.vms[0].id);
+  const uint64_t configs = agent->network_configs();
+  REQUIRE(absl::StrContains(agent->network()->ruleset, "numgen"));  // 2
+  REQUIRE(testing::ScaleCarrying(*c.store, "httpd", 1).ok());
+  // One pass: the guest is reconfigured; the retired replica's SIGTERM
+  // comes after in the same pass.
+  (void)c.controller->ReconcileOnce();
+  c.controller->AwaitIdle();
+  CHECK(agent->network_configs() > configs);
+  store::Snapshot after = c.Snap();
+  int running_backends = 0;
+  for (const auto& ct : after.containers) {
+    const std::string addr = c.net->ContainerAddress(ct.id);
+    // One backend left: a plain "dnat ip to ADDR:PORT".
+    if (absl::StrContains(agent->network()->ruleset, addr + ":8080")) {
+      ++running_backends;
+      CHECK(ct.desired == store::ContainerDesiredState::kRunning);
+    }
+  }
+  CHECK(running_backends == 1);
+  c.Converge();
+  CHECK(c.Snap().containers.size() == 1);
+}
+
+TEST_CASE("addresses survive a restart; a deleted host table is restored") {
+  Cluster c;
+  c.Converge();
+  store::Snapshot s = c.Snap();
+  std::map<std::string, std::string> before;
+  for (const auto& ct : s.containers) {
+    before[ct.id.str()] = c.net->ContainerAddress(ct.id);
+  }
+  const std::string vip =
+      c.net->VipOf(TenantId("default"), WorkloadId("httpd"));
+
+  c.Start();  // a new Networking restored from the store's rows
+  c.Converge(2);
+  for (const auto& [id, addr] : before) {
+    CHECK(c.net->ContainerAddress(ContainerId(id)) == addr);
+  }
+  CHECK(c.net->VipOf(TenantId("default"), WorkloadId("httpd")) == vip);
+
+  const int applies = c.ops.applies;
+  c.ops.table_present = false;  // `nft delete table` by hand
+  c.clock.Advance(absl::Seconds(10));
+  c.Converge(1);
+  CHECK(c.ops.applies == applies + 1);
+  CHECK(c.ops.table_present);
+}
+
+TEST_CASE("two tenants get disjoint subnets, filters and guest rules") {
+  Cluster c;
+  REQUIRE(c.store
+              ->Write([](store::WriteTx& tx) -> absl::Status {
+                NEST_RETURN_IF_ERROR(
+                    tx.CreateTenant({TenantId("blue"), {}, {}}).status());
+                store::VmGroup g;
+                g.tenant = TenantId("blue");
+                g.name = GroupId("web");
+                g.vcpus = 1;
+                g.memory_mib = 256;
+                g.disk_mib = 1024;
+                g.min_size = 1;
+                g.max_size = 1;
+                return tx.CreateGroup(g).status();
+              })
+              .ok());
+  c.Converge();
+  store::Snapshot s = c.Snap();
+  REQUIRE(s.vms.size() == 3);
+  CHECK(c.ops.networks["h1"].size() == 2);
+  CHECK(c.ops.filters["h1"].size() == 2);
+  for (const auto& v : s.vms) {
+    const std::string a = c.Agent(v.id)->network()->address;
+    CHECK(absl::StartsWith(
+        a, v.tenant.str() == "blue" ? "10.88.16." : "10.88.0."));
+  }
+  for (const auto& v : s.vms) {
+    const std::string rs = c.Agent(v.id)->network()->ruleset;
+    // Each guest lets its own subnet in and drops the rest of the pool.
+    CHECK(absl::StrContains(
+        rs, v.tenant.str() == "blue" ? "10.88.16.0/20" : "10.88.0.0/20"));
+    CHECK(absl::StrContains(rs, "10.88.0.0/14"));
+  }
+}
+
+TEST_CASE("published host ports are one namespace, checked at admission") {
+  testing::TempDir dir;
+  FakeClock clock;
+  auto store = *store::Store::Open({dir.path + "/state.db"}, clock);
+  StaticImageSource images;
+  images.Add("httpd", testing::HttpdImage());
+  Commands ops(*store, nullptr, images, clock, CommandsOptions{});
+  Commands blue = ops.As(TenantId("blue"), "tok-blue", false);
+  GroupSpecInput group;
+  group.vcpus = 1;
+  group.memory = "256Mi";
+  group.max_vms = 2;
+  REQUIRE(ops.CreateGroup({}, "web", group, NoEncode<GroupView>).ok());
+  REQUIRE(blue.CreateGroup({}, "web", group, NoEncode<GroupView>).ok());
+  auto spec = [](int64_t host_port) {
+    WorkloadSpecInput w;
+    w.image = "httpd";
+    w.group = "web";
+    w.cpu = "100m";
+    w.memory = "32Mi";
+    w.replicas = 1;
+    w.ports = {{"http", 8080, host_port, "tcp"}};
+    return w;
+  };
+  auto first =
+      ops.CreateWorkload({}, "web", spec(18080), NoEncode<WorkloadView>);
+  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+  // Same tenant: the holder is named.
+  auto same =
+      ops.CreateWorkload({}, "web2", spec(18080), NoEncode<WorkloadView>);
+  REQUIRE(absl::IsInvalidArgument(same.status()));
+  CHECK(absl::StrContains(same.status().message(),
+                          "spec.ports[0].host_port tcp host port 18080 is "
+                          "already published by workload web"));
+  // Another tenant: only that it is taken.
+  auto other =
+      blue.CreateWorkload({}, "web", spec(18080), NoEncode<WorkloadView>);
+  REQUIRE(absl::IsInvalidArgument(other.status()));
+  CHECK(absl::StrContains(other.status().message(), "by another tenant"));
+  // Updating the holder itself, and another port, are fine.
+  CHECK(
+      ops.UpdateWorkload({}, "web", spec(18080), NoEncode<WorkloadView>).ok());
+  CHECK(
+      blue.CreateWorkload({}, "web", spec(18081), NoEncode<WorkloadView>).ok());
+}
+
+}  // namespace
+}  // namespace nest::control
