@@ -111,6 +111,10 @@ class LibvirtNetworkOps : public HostNetworkOps {
                              const vmm::NetworkSpec& spec) override;
   absl::Status EnsureFilter(const store::Host& host,
                             const vmm::NwFilterSpec& spec) override;
+  absl::Status RemoveNetwork(const store::Host& host, const std::string& name,
+                             const std::string& uuid) override;
+  absl::Status RemoveFilter(const store::Host& host, const std::string& name,
+                            const std::string& uuid) override;
   absl::Status ApplyLocalRuleset(const std::string& script) override;
   absl::StatusOr<bool> LocalTablePresent(const std::string& table) override;
 };

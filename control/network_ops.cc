@@ -40,6 +40,18 @@ absl::Status LibvirtNetworkOps::EnsureFilter(const store::Host& host,
   return absl::OkStatus();
 }
 
+absl::Status LibvirtNetworkOps::RemoveNetwork(const store::Host& host,
+                                              const std::string& name,
+                                              const std::string& uuid) {
+  return vmm::RemoveNetwork(host.libvirt_uri, name, uuid);
+}
+
+absl::Status LibvirtNetworkOps::RemoveFilter(const store::Host& host,
+                                             const std::string& name,
+                                             const std::string& uuid) {
+  return vmm::RemoveNwFilter(host.libvirt_uri, name, uuid);
+}
+
 absl::Status LibvirtNetworkOps::ApplyLocalRuleset(const std::string& script) {
   // nft reads the script from a file; one run is one transaction.
   char path[] = "/tmp/nest-nft-XXXXXX";

@@ -314,9 +314,12 @@ absl::Status Networking::SyncHosts(const store::Snapshot& s) {
   if (recheck) next_recheck_ = now + options_.recheck;
   std::vector<std::string> errors;
   for (const auto& h : s.hosts) {
-    auto want = wanted_hosts_.find(h.name);
-    if (want == wanted_hosts_.end()) continue;
     if (h.state == store::HostState::kDown) continue;
+    auto want = wanted_hosts_.find(h.name);
+    if (recheck)
+      RemoveStale(s, h,
+                  want == wanted_hosts_.end() ? HostPlan{} : want->second);
+    if (want == wanted_hosts_.end()) continue;
     auto& applied = host_plans_[h.name];
     if (!recheck && applied == want->second) continue;
     bool ok = true;
@@ -363,6 +366,41 @@ absl::Status Networking::SyncHosts(const store::Snapshot& s) {
   }
   if (errors.empty()) return absl::OkStatus();
   return absl::UnavailableError(absl::StrJoin(errors, "; "));
+}
+
+void Networking::RemoveStale(const store::Snapshot& s, const store::Host& h,
+                             const HostPlan& want) {
+  std::set<std::string> keep;
+  for (const auto& n : want.networks) keep.insert(n.name);
+  for (const auto& f : want.filters) keep.insert(f.name);
+  for (const auto& t : s.tenants) {
+    const std::string tenant = t.name.str();
+    const std::string nkey =
+        net::NetworkObjectKey(options_.installation, tenant);
+    const std::string tkey =
+        net::TenantObjectKey(options_.installation, tenant);
+    const std::string network = vmm::NetworkNameFor(nkey);
+    const std::string filter = vmm::FilterNameFor(tkey);
+    // In use (a VM still shutting down) is fine: next time.
+    if (!keep.contains(network)) {
+      absl::Status st =
+          ops_.RemoveNetwork(h, network, vmm::OwnerUuid("network", nkey));
+      if (!st.ok() && !absl::IsFailedPrecondition(st)) {
+        spdlog::warn("host {}: removing network {}: {}", h.name.str(), network,
+                     st.ToString());
+      }
+    }
+    if (!keep.contains(filter)) {
+      absl::Status st =
+          ops_.RemoveFilter(h, filter, vmm::OwnerUuid("nwfilter", tkey));
+      if (!st.ok() && !absl::IsFailedPrecondition(st)) {
+        spdlog::warn("host {}: removing filter {}: {}", h.name.str(), filter,
+                     st.ToString());
+      }
+    }
+  }
+  auto& applied = host_plans_[h.name];
+  if (applied.networks.size() != want.networks.size()) applied = HostPlan{};
 }
 
 std::optional<vmm::NicSpec> Networking::NicFor(const VmId& vm) const {

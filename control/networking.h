@@ -23,7 +23,9 @@
 // a running network's routes without detaching its guests.
 //
 // Everything is level-triggered: the libvirt objects and the host table
-// are checked again every `recheck` and restored when missing or changed.
+// are checked again every `recheck` and restored when missing or changed,
+// and a host's network and filter of a tenant with no VM left there are
+// removed then.
 //
 // Thread-safety: Allocate and SyncHosts run on the pass thread; the
 // lookups (NicFor, GuestFor, ContainerAddress) may run on any thread.
@@ -70,6 +72,14 @@ class HostNetworkOps {
       const store::Host& host, const vmm::NetworkSpec& spec) = 0;
   [[nodiscard]] virtual absl::Status EnsureFilter(
       const store::Host& host, const vmm::NwFilterSpec& spec) = 0;
+  // Removes Nest's network / filter of that name and UUID; OK when it is
+  // not there, FAILED_PRECONDITION while guests still use it.
+  [[nodiscard]] virtual absl::Status RemoveNetwork(const store::Host& host,
+                                                   const std::string& name,
+                                                   const std::string& uuid) = 0;
+  [[nodiscard]] virtual absl::Status RemoveFilter(const store::Host& host,
+                                                  const std::string& name,
+                                                  const std::string& uuid) = 0;
   // Runs an `nft -f` script on the local host.
   [[nodiscard]] virtual absl::Status ApplyLocalRuleset(
       const std::string& script) = 0;
@@ -112,6 +122,11 @@ class Networking {
     std::vector<vmm::NwFilterSpec> filters;
     friend bool operator==(const HostPlan&, const HostPlan&) = default;
   };
+
+  // Removes the networks and filters of tenants (any in `s`) that `h`
+  // does not need (want).
+  void RemoveStale(const store::Snapshot& s, const store::Host& h,
+                   const HostPlan& want);
 
   store::Store& store_;
   HostNetworkOps& ops_;

@@ -37,6 +37,16 @@ class RecordingOps : public HostNetworkOps {
     ++ensures;
     return absl::OkStatus();
   }
+  absl::Status RemoveNetwork(const store::Host& host, const std::string& name,
+                             const std::string&) override {
+    if (networks[host.name.str()].erase(name) > 0) removed.push_back(name);
+    return absl::OkStatus();
+  }
+  absl::Status RemoveFilter(const store::Host& host, const std::string& name,
+                            const std::string&) override {
+    if (filters[host.name.str()].erase(name) > 0) removed.push_back(name);
+    return absl::OkStatus();
+  }
   absl::Status ApplyLocalRuleset(const std::string& script) override {
     host_script = script;
     table_present = true;
@@ -49,6 +59,7 @@ class RecordingOps : public HostNetworkOps {
 
   std::map<std::string, std::map<std::string, vmm::NetworkSpec>> networks;
   std::map<std::string, std::map<std::string, vmm::NwFilterSpec>> filters;
+  std::vector<std::string> removed;
   std::string host_script;
   bool table_present = false;
   int applies = 0;
@@ -242,6 +253,36 @@ TEST_CASE("two tenants get disjoint subnets, filters and guest rules") {
         rs, v.tenant.str() == "blue" ? "10.88.16.0/20" : "10.88.0.0/20"));
     CHECK(absl::StrContains(rs, "10.88.0.0/14"));
   }
+
+  // Blue's group goes: once its VM is gone, so are its network and filter
+  // on the host, and only those.
+  REQUIRE(c.store
+              ->Write([](store::WriteTx& tx) -> absl::Status {
+                NEST_ASSIGN_OR_RETURN(
+                    store::VmGroup g,
+                    tx.GetGroup(TenantId("blue"), GroupId("web")));
+                g.min_size = 0;
+                g.max_size = 0;
+                NEST_RETURN_IF_ERROR(tx.UpdateGroup(g, 0).status());
+                // As Commands::DeleteGroup does.
+                store::ListQuery q;
+                q.tenant = TenantId("blue");
+                NEST_ASSIGN_OR_RETURN(auto vms, tx.ListVms(q));
+                for (store::Vm vm : vms.items) {
+                  vm.desired = store::VmDesiredState::kDeleted;
+                  NEST_RETURN_IF_ERROR(tx.UpdateVm(vm, 0).status());
+                }
+                return absl::OkStatus();
+              })
+              .ok());
+  for (int i = 0; i < 4 && c.ops.removed.size() < 2; ++i) {
+    c.Converge(2);
+    c.clock.Advance(absl::Seconds(5));
+  }
+  CHECK(c.Snap().vms.size() == 2);
+  CHECK(c.ops.removed.size() == 2);
+  CHECK(c.ops.networks["h1"].size() == 1);
+  CHECK(c.ops.filters["h1"].size() == 1);
 }
 
 TEST_CASE("published host ports are one namespace, checked at admission") {
