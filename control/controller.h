@@ -215,10 +215,16 @@ class Controller {
   // Containers sent SIGTERM: (vm, container) -> when SIGKILL is due.
   std::map<std::pair<VmId, std::string>, absl::Time> kill_at_
       ABSL_GUARDED_BY(pass_mu_);
-  // What each guest's network was last set to, and through which agent (a
-  // new session starts over).
-  std::map<VmId, std::pair<const agent::AgentApi*, agent::GuestNetwork>>
-      guest_networks_ ABSL_GUARDED_BY(pass_mu_);
+  // What each guest's network was last set to, through which agent (a new
+  // session starts over) and when: an unchanged one is sent again every
+  // kGuestNetworkRecheck, so the agent restores what was removed by hand.
+  struct PushedNetwork {
+    const agent::AgentApi* agent = nullptr;
+    agent::GuestNetwork network;
+    absl::Time at = absl::InfinitePast();
+  };
+  static constexpr absl::Duration kGuestNetworkRecheck = absl::Seconds(30);
+  std::map<VmId, PushedNetwork> guest_networks_ ABSL_GUARDED_BY(pass_mu_);
 
   absl::Mutex flush_mu_;  // keeps flushes, and so each row's changes, in order
 

@@ -144,17 +144,18 @@ absl::Status Controller::PushGuestNetwork(const VmId& vm,
   if (options_.network == nullptr) return absl::OkStatus();
   std::optional<agent::GuestNetwork> want = options_.network->GuestFor(vm);
   if (!want) return absl::OkStatus();
-  auto& [agent_ptr, pushed] = guest_networks_[vm];
-  if (agent_ptr == session.agent.get() && pushed == *want) {
+  PushedNetwork& pushed = guest_networks_[vm];
+  const absl::Time now = clock_.MonotonicNow();
+  if (pushed.agent == session.agent.get() && pushed.network == *want &&
+      now - pushed.at < kGuestNetworkRecheck) {
     return absl::OkStatus();
   }
   absl::Status st = session.agent->ConfigureNetwork(*want);
   if (!st.ok()) {
-    agent_ptr = nullptr;
+    pushed.agent = nullptr;
     return st;
   }
-  agent_ptr = session.agent.get();
-  pushed = std::move(*want);
+  pushed = PushedNetwork{session.agent.get(), std::move(*want), now};
   return absl::OkStatus();
 }
 

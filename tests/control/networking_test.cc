@@ -211,6 +211,14 @@ TEST_CASE("addresses survive a restart; a deleted host table is restored") {
   }
   CHECK(c.net->VipOf(TenantId("default"), WorkloadId("httpd")) == vip);
 
+  // Guests are sent their (unchanged) network again now and then, so an
+  // agent restores a table or address removed by hand in the guest.
+  auto agent = c.Agent(s.vms[0].id);
+  const uint64_t configs = agent->network_configs();
+  c.clock.Advance(absl::Seconds(31));
+  c.Converge(1);
+  CHECK(agent->network_configs() == configs + 1);
+
   const int applies = c.ops.applies;
   c.ops.table_present = false;  // `nft delete table` by hand
   c.clock.Advance(absl::Seconds(10));
