@@ -74,9 +74,21 @@ print_phases
 
 if [ "$EXIT_AT_END" -eq 1 ]; then
   # CI runs this script as the README's demo: its promise is checked here.
-  "${NESTCTL[@]}" get containers -o json |
-    python3 tests/e2e/check_demo.py converged ||
+  # `apply --wait` counts a started hello as ready; its exit is observed a
+  # few seconds later, so wait (bounded) for that too.
+  converged=0
+  for _ in $(seq 1 60); do
+    if "${NESTCTL[@]}" get containers -o json |
+        python3 tests/e2e/check_demo.py converged 2>/dev/null; then
+      converged=1
+      break
+    fi
+    sleep 1
+  done
+  if [ "$converged" -ne 1 ]; then
+    "${NESTCTL[@]}" get containers
     die "the demo's containers are not all running/completed in microVMs"
+  fi
   log "verified: hello x3 exited 0 and httpd x2 run, each in a microVM"
   python3 tests/e2e/check_observability.py "http://$HTTP_LISTEN/metrics" \
     "${NESTCTL[@]}" ||
