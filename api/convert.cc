@@ -379,6 +379,7 @@ v1::Workload ToProto(const control::WorkloadView& v) {
   st->set_message(v.message);
   st->set_observed_generation(v.observed_generation);
   st->set_ready(static_cast<int32_t>(v.ready));
+  st->set_vip(v.vip);
   return out;
 }
 
@@ -392,6 +393,7 @@ v1::Container ToProto(const control::ContainerView& v) {
   out.set_state(ToProto(c));
   out.set_exit_code(static_cast<int32_t>(c.exit_code.value_or(0)));
   out.set_oom_killed(v.oom_killed);
+  out.set_address(v.address);
   out.set_restarts(static_cast<int32_t>(c.restarts));
   SetTime(c.started_at, out.mutable_start_time());
   SetTime(c.finished_at, out.mutable_finish_time());

@@ -201,6 +201,7 @@ std::string RenderTable(const std::vector<nest::v1::Workload>& items,
           }
           return Or(absl::StrJoin(ports, ","));
         }},
+       {"VIP", true, [](const W& w) { return Or(w.status().vip()); }},
        {"GEN", true,
         [](const W& w) { return absl::StrCat(w.meta().generation()); }},
        {"MESSAGE", true, [](const W& w) { return w.status().message(); }}},
@@ -306,6 +307,7 @@ std::string RenderTable(const std::vector<nest::v1::Container>& items,
        {"RESTARTS", false,
         [](const C& c) { return absl::StrCat(c.restarts()); }},
        {"IMAGE", true, [](const C& c) { return Or(c.image()); }},
+       {"IP", true, [](const C& c) { return Or(c.address()); }},
        {"EXIT", true,
         [](const C& c) {
           if (c.state() != nest::v1::CONTAINER_STATE_SUCCEEDED &&

@@ -163,6 +163,11 @@ absl::StatusOr<WorkloadView> ViewWorkload(store::ReadTx& tx,
                                           const store::Workload& w) {
   WorkloadView v;
   v.workload = w;
+  // The network reconciler's key of a service (control/networking.cc).
+  NEST_ASSIGN_OR_RETURN(
+      v.vip, tx.GetIpAllocation(
+                 "vip", absl::StrCat(w.tenant.str(), "/", w.name.str())));
+  v.vip = v.vip.substr(0, v.vip.find('/'));
   store::ListQuery q;
   q.tenant = w.tenant;
   q.workload = w.name;
@@ -209,6 +214,9 @@ absl::StatusOr<ContainerView> ViewContainer(store::ReadTx& tx,
   }
   auto w = tx.GetWorkload(c.tenant, c.workload);
   if (w.ok()) v.image = w->image;
+  NEST_ASSIGN_OR_RETURN(v.address,
+                        tx.GetIpAllocation("container_address", c.id.str()));
+  v.address = v.address.substr(0, v.address.find('/'));
   // The store keeps no OOM flag; the controller records it in the message.
   v.oom_killed = c.message.find("OOM") != std::string::npos ||
                  c.message.find("oom") != std::string::npos;

@@ -184,6 +184,7 @@ struct WorkloadView {
   int64_t observed_generation = 0;
   // Live replicas running the workload's current generation.
   int64_t ready = 0;
+  std::string vip;  // of a workload with ports; empty without networking
 };
 
 struct ContainerView {
@@ -191,6 +192,7 @@ struct ContainerView {
   HostId host;        // the host of its VM, when placed
   std::string image;  // the workload's image
   bool oom_killed = false;
+  std::string address;  // in its tenant network; empty without one
 };
 
 struct ImageView {

@@ -51,6 +51,16 @@ absl::StatusOr<std::vector<IpAllocationRow>> ReadTx::ListIpAllocations() {
   return out;
 }
 
+absl::StatusOr<std::string> ReadTx::GetIpAllocation(absl::string_view kind,
+                                                    absl::string_view owner) {
+  NEST_ASSIGN_OR_RETURN(Stmt s,
+                        db_->Prepare("SELECT prefix FROM ip_allocations "
+                                     "WHERE kind = ? AND owner = ?"));
+  s.Bind(kind).Bind(owner);
+  NEST_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Text(0) : std::string();
+}
+
 absl::Status WriteTx::PutIpAllocation(const IpAllocationRow& row) {
   NEST_RETURN_IF_ERROR(ValidateRow(row));
   // Both conflicts are looked up rather than read off a constraint error,

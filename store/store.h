@@ -144,6 +144,9 @@ class ReadTx {
   // Every IP allocation, ordered by (kind, owner).
   [[nodiscard]] absl::StatusOr<std::vector<IpAllocationRow>>
   ListIpAllocations();
+  // The prefix (kind, owner) holds, e.g. "10.88.0.64/32"; empty when none.
+  [[nodiscard]] absl::StatusOr<std::string> GetIpAllocation(
+      absl::string_view kind, absl::string_view owner);
 
   // API tokens, oldest first; NOT_FOUND for an unknown digest or id.
   [[nodiscard]] absl::StatusOr<std::vector<ApiTokenRow>> ListApiTokens();

@@ -34,6 +34,7 @@ nest::v1::Workload Httpd() {
   w.mutable_status()->set_running(2);
   w.mutable_status()->set_pending(1);
   w.mutable_status()->set_message("waiting for a VM");
+  w.mutable_status()->set_vip("10.88.0.4");
   w.mutable_status()->set_observed_generation(3);
   w.mutable_status()->set_ready(1);
   return w;
@@ -74,11 +75,11 @@ TEST_CASE("workload table and wide table") {
         "httpd   httpd   1/2     1         0        web\n");
   CHECK(RenderTable(items, true) ==
         "NAME    IMAGE   READY   PENDING   FAILED   GROUP   CPU   MEMORY   "
-        "PORTS        GEN   MESSAGE\n"
+        "PORTS        VIP         GEN   MESSAGE\n"
         "hello   hello   0/3     0         0        -       -     -        -"
-        "            1\n"
+        "            -           1\n"
         "httpd   httpd   1/2     1         0        web     1     32Mi     "
-        "18080:8080   4     waiting for a VM\n");
+        "18080:8080   10.88.0.4   4     waiting for a VM\n");
 }
 
 TEST_CASE("container, host and stats tables") {
@@ -89,14 +90,15 @@ TEST_CASE("container, host and stats tables") {
   c.set_host("local");
   c.set_state(nest::v1::CONTAINER_STATE_SUCCEEDED);
   c.set_image("hello");
+  c.set_address("10.88.0.64");
   CHECK(RenderTable(std::vector{c}, false) ==
         "NAME      WORKLOAD   STATE       VM      HOST    RESTARTS\n"
         "hello-0   hello      succeeded   web-1   local   0\n");
   CHECK(RenderTable(std::vector{c}, true) ==
         "NAME      WORKLOAD   STATE       VM      HOST    RESTARTS   IMAGE   "
-        "EXIT   STARTED   MESSAGE\n"
+        "IP           EXIT   STARTED   MESSAGE\n"
         "hello-0   hello      succeeded   web-1   local   0          hello   "
-        "0      -\n");
+        "10.88.0.64   0      -\n");
 
   nest::v1::Host h;
   h.mutable_meta()->set_name("local");
@@ -154,6 +156,7 @@ status:
   message: waiting for a VM
   observed_generation: 3
   ready: 1
+  vip: 10.88.0.4
 ---
 kind: Workload
 name: hello

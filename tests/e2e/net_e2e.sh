@@ -130,6 +130,19 @@ for v in A2_IP A_VIP B1_IP B_VIP; do
   [ -n "${!v}" ] || fail "no address for $v in /etc/hosts"
 done
 step "A: $A2=$A2_IP vip=$A_VIP; B: ${B_CS[0]}=$B1_IP vip=$B_VIP"
+# The API reports the same addresses.
+api_ip=$("${A[@]}" get container "$A2" -o json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d = d[0] if isinstance(d, list) else d
+print(d.get("address") or (d.get("status") or {}).get("address", ""))')
+[ "$api_ip" = "$A2_IP" ] || fail "API shows $A2 at '$api_ip', /etc/hosts at $A2_IP"
+api_vip=$("${A[@]}" get workload httpd -o json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d = d[0] if isinstance(d, list) else d
+print((d.get("status") or {}).get("vip", ""))')
+[ "$api_vip" = "$A_VIP" ] || fail "API shows VIP '$api_vip', /etc/hosts $A_VIP"
 
 in_a1() { "${A[@]}" exec "$A1" -- "$@"; }
 [ "$(in_a1 wget -q -O- "http://$A2_IP:8080/")" = "$A2" ] ||
