@@ -232,52 +232,59 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
   std::map<VmId, agent::GuestNetwork> guests;
   std::map<ContainerId, std::string> containers;
   std::map<HostId, HostPlan> wanted;
+  // What is the same for every VM of a tenant, built once per tenant.
+  struct TenantObjects {
+    std::string script;  // the guest table
+    vmm::NetworkSpec network;
+    vmm::NwFilterSpec filter;
+  };
+  std::map<std::string, std::optional<TenantObjects>> per_tenant;
+  auto objects_of =
+      [&](const std::string& tenant,
+          const net::VmLease& lease) -> const std::optional<TenantObjects>& {
+    auto [it, fresh] = per_tenant.try_emplace(tenant);
+    if (!fresh) return it->second;
+    net::GuestRuleset& rs = rulesets[tenant];
+    rs.tenant_subnets = {lease.subnet};
+    rs.tenant_space = {ipam_.config().pool};
+    absl::StatusOr<std::string> script = net::GuestRulesetScript(rs);
+    absl::StatusOr<vmm::NetworkSpec> network = net::HostNetworkSpec(
+        ipam_, options_.installation, tenant, {}, options_.forward);
+    absl::StatusOr<vmm::NwFilterSpec> filter =
+        net::TenantFilterSpec(ipam_, options_.installation, tenant, {tenant});
+    if (!script.ok() || !network.ok() || !filter.ok()) {
+      note(script.status());
+      note(network.status());
+      note(filter.status());
+      return it->second;
+    }
+    it->second = TenantObjects{*script, *network, *filter};
+    return it->second;
+  };
   for (const auto& [id, v] : vms) {
     std::optional<net::VmLease> lease = ipam_.FindVm(id);
     if (!lease) continue;
     const std::string tenant = v->tenant.str();
-    net::GuestRuleset& rs = rulesets[tenant];
-    if (rs.tenant_subnets.empty()) {
-      rs.tenant_subnets = {lease->subnet};
-      rs.tenant_space = {ipam_.config().pool};
-    }
-    absl::StatusOr<std::string> script = net::GuestRulesetScript(rs);
-    if (!script.ok()) {
-      note(script.status());
-      continue;
-    }
+    const std::optional<TenantObjects>& objects = objects_of(tenant, *lease);
+    if (!objects) continue;
     agent::GuestNetwork g;
     g.mac = MacFor(lease->address);
     g.address = lease->address.ToString();
     g.prefix_length = lease->subnet.length();
     g.gateway = lease->gateway.ToString();
     g.vips = tenant_vips[tenant];
-    g.ruleset = *script;
+    g.ruleset = objects->script;
     g.hosts = names[tenant];
     guests[id] = std::move(g);
-
-    const std::string net_key =
-        net::NetworkObjectKey(options_.installation, tenant);
-    const std::string filter =
-        vmm::FilterNameFor(net::TenantObjectKey(options_.installation, tenant));
-    nics[id] = vmm::NicSpec{vmm::BridgeNameFor(net_key), MacFor(lease->address),
-                            filter};
+    nics[id] = vmm::NicSpec{objects->network.bridge, MacFor(lease->address),
+                            objects->filter.name};
 
     if (v->host.empty()) continue;
     HostPlan& plan = wanted[v->host];
-    absl::StatusOr<vmm::NetworkSpec> network = net::HostNetworkSpec(
-        ipam_, options_.installation, tenant, {}, options_.forward);
-    absl::StatusOr<vmm::NwFilterSpec> filter_spec =
-        net::TenantFilterSpec(ipam_, options_.installation, tenant, {tenant});
-    if (!network.ok() || !filter_spec.ok()) {
-      note(network.status());
-      note(filter_spec.status());
-      continue;
-    }
-    if (std::find(plan.networks.begin(), plan.networks.end(), *network) ==
-        plan.networks.end()) {
-      plan.networks.push_back(*network);
-      plan.filters.push_back(*filter_spec);
+    if (std::find(plan.networks.begin(), plan.networks.end(),
+                  objects->network) == plan.networks.end()) {
+      plan.networks.push_back(objects->network);
+      plan.filters.push_back(objects->filter);
       host.masquerade_sources.push_back(lease->subnet);
     }
   }
