@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <map>
 #include <numeric>
+#include <tuple>
 
 namespace nest::placement {
 namespace {
@@ -13,6 +15,9 @@ constexpr size_t kQuadraticLimit = 10000;
 struct Bin {
   Resources load;
   std::vector<int> items;
+  // Kept with `items` so Fits needs no scan of them.
+  int alone = 0;               // items with PackItem::alone
+  std::vector<int> conflicts;  // PackItem::conflict keys >= 0, repeated
 };
 
 class Packing {
@@ -31,6 +36,17 @@ class Packing {
     double total = 0;
     for (double x : scarcity_) total += x;
     for (double& x : scarcity_) x = total > 0 ? x * kDims / total : 1;
+    // Items with the same demand, `alone` and `conflict` fit and score
+    // alike: a class. A burst of replicas has few of them, which the
+    // heuristics below use to skip work whose outcome is already known.
+    std::map<std::tuple<std::array<int64_t, kDims>, bool, int>, int> index;
+    class_of_.resize(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto key =
+          std::make_tuple(items[i].demand.v, items[i].alone, items[i].conflict);
+      class_of_[i] = index.try_emplace(key, classes_).first->second;
+      if (class_of_[i] == classes_) ++classes_;
+    }
   }
 
   // Dimension weights: 1 each, or the share of total demand in that
@@ -53,13 +69,10 @@ class Packing {
 
   bool Fits(const Bin& b, int i) const {
     const PackItem& it = items_[i];
-    if (it.alone && !b.items.empty()) return false;
+    if (b.alone > 0 || (it.alone && !b.items.empty())) return false;
     if (!(b.load + it.demand).fits(cap_)) return false;
-    for (int j : b.items) {
-      if (items_[j].alone) return false;
-      if (it.conflict >= 0 && items_[j].conflict == it.conflict) return false;
-    }
-    return true;
+    return it.conflict < 0 || std::find(b.conflicts.begin(), b.conflicts.end(),
+                                        it.conflict) == b.conflicts.end();
   }
 
   // Normalised room left in `b` after adding item i (i < 0: nothing).
@@ -74,8 +87,11 @@ class Packing {
   }
 
   void Add(Bin& b, int i) const {
-    b.load += items_[i].demand;
+    const PackItem& it = items_[i];
+    b.load += it.demand;
     b.items.push_back(i);
+    if (it.alone) ++b.alone;
+    if (it.conflict >= 0) b.conflicts.push_back(it.conflict);
   }
 
   enum class Key { kSum, kMax, kWeightedSum };
@@ -92,27 +108,42 @@ class Packing {
     return order;
   }
 
+  // First fit (or best fit: the fitting bin with the least room left, the
+  // first of equals) in `order`. Bins only fill up here, so a bin that an
+  // item's class did not fit never fits it later: each class keeps the
+  // bins still worth a look, in index order, and drops the others.
   std::vector<Bin> ItemCentric(const std::vector<int>& order,
                                bool best_fit) const {
     std::vector<Bin> bins;
+    std::vector<std::vector<int>> live(classes_);
     for (int i : order) {
+      std::vector<int>& cand = live[class_of_[i]];
       int chosen = -1;
       double chosen_room = 0;
-      for (size_t b = 0; b < bins.size(); ++b) {
+      size_t kept = 0;
+      size_t k = 0;
+      for (; k < cand.size(); ++k) {
+        int b = cand[k];
         if (!Fits(bins[b], i)) continue;
+        cand[kept++] = b;
         if (!best_fit) {
-          chosen = static_cast<int>(b);
+          chosen = b;
+          ++k;
           break;
         }
         double room = Room(bins[b], i);
         if (chosen < 0 || room < chosen_room) {
-          chosen = static_cast<int>(b);
+          chosen = b;
           chosen_room = room;
         }
       }
+      // First fit stopped early: the rest stay candidates.
+      for (; k < cand.size(); ++k) cand[kept++] = cand[k];
+      cand.resize(kept);
       if (chosen < 0) {
         bins.emplace_back();
         chosen = static_cast<int>(bins.size()) - 1;
+        for (std::vector<int>& c : live) c.push_back(chosen);
       }
       Add(bins[chosen], i);
     }
@@ -121,15 +152,40 @@ class Packing {
 
   // Fills one bin at a time with the item that best matches the room left:
   // the largest dot product with it (dot=true) or the smallest L2 distance
-  // from it. Seeds each bin with the largest remaining item.
+  // from it. Seeds each bin with the largest remaining item; among equal
+  // scores the earliest in that order wins.
+  //
+  // The search looks at the first remaining item of each class only, which
+  // makes this about bins x classes instead of quadratic in the items, with
+  // the same result.
   std::vector<Bin> BinCentric(bool dot, bool weighted) const {
     const std::array<double, kDims> w = Weights(weighted);
-    std::vector<int> left = Order(weighted ? Key::kWeightedSum : Key::kSum);
+    const std::vector<int> order =
+        Order(weighted ? Key::kWeightedSum : Key::kSum);
+    // Each class: its items in `order`, and how many have been used.
+    struct Class {
+      std::vector<int> items;
+      size_t used = 0;
+    };
+    std::vector<Class> classes(classes_);
+    const std::vector<int>& class_of = class_of_;
+    std::vector<int> rank(items_.size());
+    for (size_t k = 0; k < order.size(); ++k) {
+      classes[class_of[order[k]]].items.push_back(order[k]);
+      rank[order[k]] = static_cast<int>(k);
+    }
+    auto take = [&](Bin& bin, Class& c) { Add(bin, c.items[c.used++]); };
     std::vector<Bin> bins;
-    while (!left.empty()) {
+    size_t next = 0;  // into `order`: the largest item possibly left
+    while (true) {
+      while (next < order.size()) {
+        const Class& c = classes[class_of[order[next]]];
+        if (c.used < c.items.size() && c.items[c.used] == order[next]) break;
+        ++next;
+      }
+      if (next == order.size()) break;
       Bin bin;
-      Add(bin, left.front());
-      left.erase(left.begin());
+      take(bin, classes[class_of[order[next]]]);
       while (true) {
         std::array<double, kDims> room{};
         for (int d = 0; d < kDims; ++d) {
@@ -140,8 +196,10 @@ class Packing {
         }
         int pick = -1;
         double pick_score = 0;
-        for (size_t k = 0; k < left.size(); ++k) {
-          int i = left[k];
+        for (size_t k = 0; k < classes.size(); ++k) {
+          const Class& c = classes[k];
+          if (c.used == c.items.size()) continue;
+          int i = c.items[c.used];
           if (!Fits(bin, i)) continue;
           double score = 0;
           for (int d = 0; d < kDims; ++d) {
@@ -152,14 +210,15 @@ class Packing {
               score -= w[d] * gap * gap;
             }
           }
-          if (pick < 0 || score > pick_score) {
+          if (pick < 0 || score > pick_score ||
+              (score == pick_score &&
+               rank[i] < rank[classes[pick].items[classes[pick].used]])) {
             pick = static_cast<int>(k);
             pick_score = score;
           }
         }
         if (pick < 0) break;
-        Add(bin, left[pick]);
-        left.erase(left.begin() + pick);
+        take(bin, classes[pick]);
       }
       bins.push_back(std::move(bin));
     }
@@ -185,11 +244,42 @@ class Packing {
                        [&](int a, int b) { return room[a] > room[b]; });
       if (order.size() > victims) order.resize(victims);
       std::vector<bool> gone(bins.size(), false);
+      // Without ejection, bins that stay only fill up during a pass, so a
+      // bin that an item's class does not fit now never fits it later in
+      // the pass. Each class keeps the bins it fitted when last looked at
+      // (refreshed after each emptied bin), and a victim holding an item
+      // whose class fits none of them is skipped without trying: the
+      // outcome is the same, and most victims of a tight packing go so.
+      enum : char { kNever, kFresh, kStale };
+      std::vector<char> state(classes_, kNever);
+      std::vector<std::vector<int>> fitting(classes_);
+      auto fits_nowhere = [&](int i) {
+        int c = class_of_[i];
+        if (state[c] != kFresh) {
+          std::vector<int> now;
+          auto keep = [&](int b) {
+            if (!gone[b] && Fits(bins[b], i)) now.push_back(b);
+          };
+          if (state[c] == kNever) {
+            for (size_t b = 0; b < bins.size(); ++b) keep(static_cast<int>(b));
+          } else {
+            for (int b : fitting[c]) keep(b);
+          }
+          state[c] = kFresh;
+          fitting[c] = std::move(now);
+        }
+        return fitting[c].empty();
+      };
       for (int victim : order) {
+        if (!eject && std::any_of(bins[victim].items.begin(),
+                                  bins[victim].items.end(), fits_nowhere)) {
+          continue;
+        }
         std::vector<Op> log;
         bool ok = true;
         for (int i : bins[victim].items) {
-          if (!Relocate(bins, gone, victim, i, eject, log)) {
+          if (!Relocate(bins, gone, victim, i, eject, log,
+                        eject ? nullptr : &fitting[class_of_[i]])) {
             ok = false;
             break;
           }
@@ -197,6 +287,7 @@ class Packing {
         if (ok) {
           gone[victim] = true;
           progress = true;
+          for (char& st : state) st = st == kNever ? kNever : kStale;
         } else {
           Undo(bins, log);
         }
@@ -216,8 +307,14 @@ class Packing {
   };
 
   void Remove(Bin& b, int i) const {
+    const PackItem& it = items_[i];
     b.items.erase(std::find(b.items.begin(), b.items.end(), i));
-    b.load -= items_[i].demand;
+    b.load -= it.demand;
+    if (it.alone) --b.alone;
+    if (it.conflict >= 0) {
+      b.conflicts.erase(
+          std::find(b.conflicts.begin(), b.conflicts.end(), it.conflict));
+    }
   }
 
   void Undo(std::vector<Bin>& bins, std::vector<Op>& log) const {
@@ -232,25 +329,32 @@ class Packing {
   }
 
   // The fitting bin with the least room left, skipping two bins, or -1.
+  // Looks only at `among` (bin indices, ascending) when given.
   int Tightest(const std::vector<Bin>& bins, const std::vector<bool>& gone,
-               int i, int skip1, int skip2) const {
+               int i, int skip1, int skip2,
+               const std::vector<int>* among = nullptr) const {
     int target = -1;
     double target_room = 0;
-    for (size_t b = 0; b < bins.size(); ++b) {
-      int bi = static_cast<int>(b);
-      if (bi == skip1 || bi == skip2 || gone[b] || !Fits(bins[b], i)) continue;
-      double r = Room(bins[b], i);
+    auto consider = [&](int bi) {
+      if (bi == skip1 || bi == skip2 || gone[bi] || !Fits(bins[bi], i)) return;
+      double r = Room(bins[bi], i);
       if (target < 0 || r < target_room) {
         target = bi;
         target_room = r;
       }
+    };
+    if (among != nullptr) {
+      for (int bi : *among) consider(bi);
+    } else {
+      for (size_t b = 0; b < bins.size(); ++b) consider(static_cast<int>(b));
     }
     return target;
   }
 
   bool Relocate(std::vector<Bin>& bins, const std::vector<bool>& gone,
-                int victim, int i, bool eject, std::vector<Op>& log) const {
-    int t = Tightest(bins, gone, i, victim, -1);
+                int victim, int i, bool eject, std::vector<Op>& log,
+                const std::vector<int>* among = nullptr) const {
+    int t = Tightest(bins, gone, i, victim, -1, among);
     if (t >= 0) {
       Add(bins[t], i);
       log.push_back({i, t, true});
@@ -292,6 +396,8 @@ class Packing {
   Resources cap_;
   std::vector<std::array<double, kDims>> norm_;
   std::array<double, kDims> scarcity_{};
+  std::vector<int> class_of_;
+  int classes_ = 0;
 };
 
 Bins ToBins(std::vector<Bin> bins) {

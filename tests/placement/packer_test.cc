@@ -52,6 +52,33 @@ TEST_CASE("packing is valid, within bounds and never worse than FFD") {
   }
 }
 
+// Bursts of replicas: many items per class, where the packer skips work by
+// class (bins a class did not fit, remaining items of a class).
+TEST_CASE("packing replica bursts (few item classes) is valid and tight") {
+  Resources cap = Resources::Of(4000, 8192, 20000);
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    SeededRng rng(seed);
+    std::vector<PackItem> kinds(2 + rng.Uniform(6));
+    for (PackItem& k : kinds) {
+      k.demand = Resources::Of(250 * (1 + rng.Uniform(8)),
+                               256 * (1 + rng.Uniform(16)), 100);
+      if (rng.Uniform(4) == 0) k.conflict = static_cast<int>(rng.Uniform(2));
+      if (rng.Uniform(10) == 0) k.alone = true;
+    }
+    std::vector<PackItem> items(2000 + rng.Uniform(2000));
+    for (PackItem& it : items) it = kinds[rng.Uniform(kinds.size())];
+    Bins ours = PackBins(items, cap);
+    Bins ffd = FirstFitDecreasing(items, cap);
+    Bins bfd = BestFitDecreasing(items, cap);
+    CheckValid(ours, items, cap);
+    CheckValid(ffd, items, cap);
+    CheckValid(bfd, items, cap);
+    CHECK(ours.size() <= ffd.size());
+    CHECK(ours.size() <= bfd.size());
+    CHECK(static_cast<int>(ours.size()) >= BinsLowerBound(items, cap));
+  }
+}
+
 TEST_CASE("packing finds a perfect fit that FFD misses") {
   // Classic: halves-and-thirds-ish in 2D. Items (6,4) (4,6) x2 pair up
   // exactly; FFD by sum puts equal-sum items first-fit and still pairs
