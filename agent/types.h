@@ -41,6 +41,31 @@ struct ContainerFile {
   friend bool operator==(const ContainerFile&, const ContainerFile&) = default;
 };
 
+// A health check the agent runs on one of its containers (issue 10). The
+// agent only reports; the host decides what an unhealthy container means
+// (out of its service VIP, then restarted).
+struct HealthCheck {
+  enum class Kind { kNone, kExec, kTcp, kHttp };
+  Kind kind = Kind::kNone;
+  // kExec: run inside the container (like Exec); exit status 0 is a pass.
+  std::vector<std::string> exec;
+  // kTcp: a connect to `port` succeeds. kHttp: a GET of `path` on `port`
+  // answers 200-399. Both go to the container's address (127.0.0.1 when it
+  // shares the guest's network namespace).
+  int port = 0;
+  std::string path = "/";
+  absl::Duration initial_delay = absl::ZeroDuration();  // after the start
+  absl::Duration period = absl::Seconds(5);
+  absl::Duration timeout = absl::Seconds(2);  // of one probe
+  int failure_threshold = 3;                  // consecutive failures: unhealthy
+  int success_threshold = 1;                  // consecutive passes: healthy
+  friend bool operator==(const HealthCheck&, const HealthCheck&) = default;
+};
+
+// kNone: no check configured. kStarting: running, checked, no verdict yet.
+enum class Health { kNone, kStarting, kHealthy, kUnhealthy };
+const char* HealthName(Health h);
+
 struct ContainerSpec {
   std::string id;
   std::string image_digest;  // "sha256:<64 hex>", already pushed
@@ -55,6 +80,7 @@ struct ContainerSpec {
   // dotted quad): the container gets its own network namespace holding this
   // address as a /32, routed through the guest (see GuestNetwork).
   std::string address;
+  HealthCheck health_check;
 };
 
 enum class ContainerState { kUnknown, kCreated, kRunning, kExited };
@@ -71,6 +97,11 @@ struct ContainerInfo {
   absl::Time started = absl::InfinitePast();
   absl::Time finished = absl::InfinitePast();
   std::string address;  // the container's own address; empty: the guest's
+  // Of the current run (reset to kStarting, or kNone, at each start).
+  Health health = Health::kNone;
+  // The last failed probe's reason ("connect 10.88.0.5:80: refused",
+  // "exit 1: <output>"); empty after a pass.
+  std::string health_message;
 };
 
 // The guest's place in its tenant network (issue 9). IPv4 dotted quads.
@@ -140,6 +171,9 @@ enum class AgentEventKind {
   kContainerExited,
   kContainerOomKilled,
   kProtocolError,
+  // The container's Health changed; `message` is HealthName(new) and, when
+  // unhealthy, ": " and the failed probe's reason.
+  kContainerHealth,
   // Host-side only: the stream to the agent broke.
   kDisconnected,
 };
