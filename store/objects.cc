@@ -581,7 +581,12 @@ absl::StatusOr<Workload> WriteTx::CreateWorkload(const Workload& w,
 }
 absl::StatusOr<Workload> WriteTx::UpdateWorkload(const Workload& w, int64_t gen,
                                                  const EventNote& n) {
-  return UpdateT(w, gen, n);
+  NEST_ASSIGN_OR_RETURN(std::optional<Workload> cur, Find(db_, w));
+  NEST_ASSIGN_OR_RETURN(Workload out, UpdateT(w, gen, n));
+  if (cur && TemplateDiffers(*cur, out)) {
+    NEST_RETURN_IF_ERROR(KeepRevision(*cur));
+  }
+  return out;
 }
 absl::Status WriteTx::DeleteWorkload(const TenantId& tenant,
                                      const WorkloadId& name, int64_t gen,

@@ -41,6 +41,19 @@ std::string Encode(const std::vector<WorkloadFile>& v) {
   }
   return a.dump();
 }
+std::string Encode(const HealthCheck& h) {
+  if (h.kind.empty()) return "";
+  return json{{"kind", h.kind},
+              {"exec", h.exec},
+              {"port", h.port},
+              {"path", h.path},
+              {"initial_delay_s", h.initial_delay_s},
+              {"period_s", h.period_s},
+              {"timeout_s", h.timeout_s},
+              {"failure_threshold", h.failure_threshold},
+              {"success_threshold", h.success_threshold}}
+      .dump();
+}
 std::string Encode(const Quota& q) {
   json o = json::object();
   auto put = [&](const char* key, const std::optional<int64_t>& v) {
@@ -126,6 +139,28 @@ absl::StatusOr<std::vector<WorkloadFile>> DecodeFiles(const std::string& text) {
         secret != e.end() && secret->is_boolean() && secret->get<bool>()});
   }
   return out;
+}
+
+absl::StatusOr<HealthCheck> DecodeHealthCheck(const std::string& text) {
+  HealthCheck h;
+  if (text.empty()) return h;
+  NEST_ASSIGN_OR_RETURN(json j,
+                        ParseJson(text, "workloads.health_check", false));
+  if (!j.is_object()) return Corrupt("workloads.health_check", "object");
+  try {
+    h.kind = j.at("kind").get<std::string>();
+    h.exec = j.at("exec").get<std::vector<std::string>>();
+    h.port = j.at("port").get<int64_t>();
+    h.path = j.at("path").get<std::string>();
+    h.initial_delay_s = j.at("initial_delay_s").get<int64_t>();
+    h.period_s = j.at("period_s").get<int64_t>();
+    h.timeout_s = j.at("timeout_s").get<int64_t>();
+    h.failure_threshold = j.at("failure_threshold").get<int64_t>();
+    h.success_threshold = j.at("success_threshold").get<int64_t>();
+  } catch (const json::exception&) {
+    return Corrupt("workloads.health_check", "health check object");
+  }
+  return h;
 }
 
 absl::StatusOr<Quota> DecodeQuota(const std::string& text) {
@@ -283,7 +318,7 @@ void Row<Workload>::Bind(Stmt& s, const Workload& o) {
       .BindInt(o.priority)
       .Bind(o.target_group.str());
   s.BindInt(o.stop_grace_s).BindInt(o.max_unavailable).BindInt(o.max_surge);
-  s.Bind(Encode(o.files));
+  s.Bind(Encode(o.files)).Bind(Encode(o.health_check));
 }
 
 absl::StatusOr<Workload> Row<Workload>::Read(const Stmt& s) {
@@ -309,6 +344,7 @@ absl::StatusOr<Workload> Row<Workload>::Read(const Stmt& s) {
   o.max_unavailable = s.Int(16);
   o.max_surge = s.Int(17);
   NEST_ASSIGN_OR_RETURN(o.files, DecodeFiles(s.Text(18)));
+  NEST_ASSIGN_OR_RETURN(o.health_check, DecodeHealthCheck(s.Text(19)));
   return o;
 }
 

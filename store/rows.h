@@ -115,7 +115,8 @@ struct Row<Workload> {
   static constexpr absl::string_view kCols =
       "tenant, name, image, command, args, env, cpu_milli, memory_mib, "
       "disk_mib, replicas, restart_policy, ports, isolation, priority, "
-      "target_group, stop_grace_s, max_unavailable, max_surge, files";
+      "target_group, stop_grace_s, max_unavailable, max_surge, files, "
+      "health_check";
   static constexpr absl::string_view kKeyCols = "tenant, name";
   static constexpr absl::string_view kDependents = "containers";
   static void Bind(Stmt& s, const Workload& o);

@@ -119,6 +119,26 @@ CREATE TABLE api_tokens(
 ALTER TABLE tenants ADD COLUMN quota TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE workloads ADD COLUMN files TEXT NOT NULL DEFAULT '[]';
 )sql",
+    // 6: workload health checks (JSON, '' for none), and the templates an
+    // update replaced, for `rollout undo`: the workload row as it was, with
+    // its revision number.
+    R"sql(
+ALTER TABLE workloads ADD COLUMN health_check TEXT NOT NULL DEFAULT '';
+CREATE TABLE workload_revisions(
+  tenant TEXT NOT NULL, name TEXT NOT NULL, revision INTEGER NOT NULL,
+  image TEXT NOT NULL, command TEXT NOT NULL, args TEXT NOT NULL,
+  env TEXT NOT NULL, cpu_milli INTEGER NOT NULL, memory_mib INTEGER NOT NULL,
+  disk_mib INTEGER NOT NULL, replicas INTEGER NOT NULL,
+  restart_policy TEXT NOT NULL, ports TEXT NOT NULL, isolation TEXT NOT NULL,
+  priority INTEGER NOT NULL, target_group TEXT NOT NULL,
+  stop_grace_s INTEGER NOT NULL, max_unavailable INTEGER NOT NULL,
+  max_surge INTEGER NOT NULL, files TEXT NOT NULL, health_check TEXT NOT NULL,
+  replaced_ns INTEGER,
+  PRIMARY KEY(tenant, name, revision),
+  FOREIGN KEY(tenant, name) REFERENCES workloads(tenant, name)
+    ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql",
 };
 
 absl::StatusOr<int64_t> PragmaInt(sqlite3* db, const char* sql) {

@@ -148,6 +148,11 @@ class ReadTx {
   [[nodiscard]] absl::StatusOr<std::string> GetIpAllocation(
       absl::string_view kind, absl::string_view owner);
 
+  // The templates updates replaced (store/types.h), oldest first; empty
+  // for a workload never changed, or unknown.
+  [[nodiscard]] absl::StatusOr<std::vector<WorkloadRevision>>
+  ListWorkloadRevisions(const TenantId& tenant, const WorkloadId& name);
+
   // API tokens, oldest first; NOT_FOUND for an unknown digest or id.
   [[nodiscard]] absl::StatusOr<std::vector<ApiTokenRow>> ListApiTokens();
   [[nodiscard]] absl::StatusOr<ApiTokenRow> GetApiTokenByDigest(
@@ -303,6 +308,8 @@ class WriteTx : public ReadTx {
   template <typename T>
   absl::Status AppendChange(const T& obj, absl::string_view default_reason,
                             const EventNote& n);
+  // Keeps `replaced` as the workload's next revision (store/revisions.cc).
+  absl::Status KeepRevision(const Workload& replaced);
 
   Clock& clock_;
   std::string actor_;

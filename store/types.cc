@@ -132,4 +132,12 @@ absl::StatusOr<ContainerObservedState> ParseContainerObservedState(
   return Parse(kCtrObserved, field, text);
 }
 
+bool TemplateDiffers(const Workload& a, const Workload& b) {
+  return a.image != b.image || a.command != b.command || a.args != b.args ||
+         a.env != b.env || a.requests != b.requests || a.ports != b.ports ||
+         a.files != b.files || a.health_check != b.health_check ||
+         a.restart_policy != b.restart_policy ||
+         a.stop_grace_s != b.stop_grace_s || a.isolation != b.isolation;
+}
+
 }  // namespace nest::store

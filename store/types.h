@@ -179,6 +179,22 @@ struct Port {
   friend bool operator==(const Port&, const Port&) = default;
 };
 
+// A health check the agent runs on each replica (issue 10). kind "" means
+// none; "exec" runs `exec` in the container (exit 0 passes); "tcp" connects
+// to `port`; "http" GETs `path` on `port` (200-399 passes).
+struct HealthCheck {
+  std::string kind;
+  std::vector<std::string> exec;
+  int64_t port = 0;
+  std::string path;
+  int64_t initial_delay_s = 0;
+  int64_t period_s = 10;
+  int64_t timeout_s = 2;
+  int64_t failure_threshold = 3;
+  int64_t success_threshold = 1;
+  friend bool operator==(const HealthCheck&, const HealthCheck&) = default;
+};
+
 struct Workload {
   TenantId tenant;
   WorkloadId name;
@@ -197,9 +213,25 @@ struct Workload {
   int64_t max_unavailable = 1;
   int64_t max_surge = 1;
   std::vector<WorkloadFile> files;
+  HealthCheck health_check;
   Meta meta;
   friend bool operator==(const Workload&, const Workload&) = default;
 };
+
+// True when the two differ in what their replicas run (image, command,
+// args, env, resources, ports, files, health check, restart policy, stop
+// grace, isolation): a change that rolls replicas over and is kept as a
+// revision. Replicas, priority, group and the rollout bounds are not.
+bool TemplateDiffers(const Workload& a, const Workload& b);
+
+// A workload's earlier template, kept when an update replaced it (the last
+// kMaxRevisions per workload). `workload` holds the whole row as it was.
+struct WorkloadRevision {
+  int64_t revision = 0;  // 1, 2, ... per workload, in the order replaced
+  Workload workload;
+  absl::Time replaced_at = absl::InfinitePast();
+};
+inline constexpr int kMaxRevisions = 10;
 
 struct Container {
   ContainerId id;  // unique across tenants

@@ -107,8 +107,12 @@ TEST_CASE("SIGKILL mid-transaction 50 times leaves only whole transactions") {
     kill(pid, SIGKILL);
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
+    // The child may have committed (and reported) more before the kill
+    // landed, for a loaded machine can run it on meanwhile: count those
+    // too, so only a commit made but not yet reported is unaccounted for.
+    while (read(fds[0], &b, 1) == 1) ++got;
     close(fds[0]);
-    REQUIRE_MESSAGE(got == want, "child died before committing, status ",
+    REQUIRE_MESSAGE(got >= want, "child died before committing, status ",
                     status);
     CHECK(WIFSIGNALED(status));
     acknowledged += got;
