@@ -1,10 +1,11 @@
 #!/bin/sh
 # Builds Nest's example OCI images offline, from Debian's busybox-static:
-#   OUTDIR/oci              OCI layout with refs "hello" and "httpd"
+#   OUTDIR/oci              OCI layout with refs "hello", "httpd", "httpd-v2"
 #   OUTDIR/hello-oci.tar    oci-archive of hello (skopeo)
 #   OUTDIR/hello-docker.tar docker-archive of hello (skopeo)
 # hello: prints "hello from nest" and exits 0.
 # httpd: busybox httpd in the foreground on port 8080, serving /www.
+# httpd-v2: the same with another page (a second version to roll out).
 # Needs: busybox-static, umoci, skopeo. Runs as root (umoci keeps owners).
 set -eu
 
@@ -67,13 +68,22 @@ populate_httpd() {
   printf '<html><body><h1>hello from nest httpd</h1></body></html>\n' \
     > "$1/www/index.html"
 }
+populate_httpd_v2() {
+  printf '<html><body><h1>hello from nest httpd v2</h1></body></html>\n' \
+    > "$1/www/index.html"
+}
 
 build hello populate_hello \
   --config.entrypoint /bin/echo --config.cmd "hello from nest"
-build httpd populate_httpd \
-  --config.exposedports 8080/tcp \
-  --config.cmd /bin/httpd --config.cmd -f --config.cmd -v \
-  --config.cmd -p --config.cmd 8080 --config.cmd -h --config.cmd /www
+# build_httpd NAME POPULATE
+build_httpd() {
+  build "$1" "$2" \
+    --config.exposedports 8080/tcp \
+    --config.cmd /bin/httpd --config.cmd -f --config.cmd -v \
+    --config.cmd -p --config.cmd 8080 --config.cmd -h --config.cmd /www
+}
+build_httpd httpd populate_httpd
+build_httpd httpd-v2 populate_httpd_v2
 umoci gc --layout "$LAYOUT"
 
 rm -f "$OUT/hello-oci.tar" "$OUT/hello-docker.tar"
@@ -81,4 +91,4 @@ skopeo --insecure-policy copy -q "oci:$LAYOUT:hello" "oci-archive:$OUT/hello-oci
 skopeo --insecure-policy copy -q "oci:$LAYOUT:hello" \
   "docker-archive:$OUT/hello-docker.tar:nest/hello:latest"
 
-echo "built $LAYOUT (hello, httpd), $OUT/hello-oci.tar, $OUT/hello-docker.tar"
+echo "built $LAYOUT (hello, httpd, httpd-v2), $OUT/hello-oci.tar, $OUT/hello-docker.tar"
