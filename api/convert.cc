@@ -218,6 +218,21 @@ control::WorkloadSpecInput FromProto(const v1::WorkloadSpec& s) {
   for (const auto& f : s.files()) {
     in.files.push_back({f.path(), f.content(), f.mode(), f.secret()});
   }
+  if (s.has_health_check()) {
+    const v1::HealthCheck& h = s.health_check();
+    control::HealthCheckInput& hc = in.health_check;
+    hc.set = true;
+    hc.exec.assign(h.exec().begin(), h.exec().end());
+    hc.tcp_port = h.tcp_port();
+    hc.http = h.has_http();
+    hc.http_port = h.http().port();
+    hc.http_path = h.http().path();
+    hc.initial_delay_s = h.initial_delay_s();
+    hc.period_s = h.period_s();
+    hc.timeout_s = h.timeout_s();
+    hc.failure_threshold = h.failure_threshold();
+    hc.success_threshold = h.success_threshold();
+  }
   return in;
 }
 
@@ -363,6 +378,22 @@ v1::WorkloadSpec SpecOf(const store::Workload& w) {
     out->set_mode(static_cast<uint32_t>(f.mode));
     out->set_secret(f.secret);
   }
+  if (const store::HealthCheck& h = w.health_check; !h.kind.empty()) {
+    v1::HealthCheck* out = s.mutable_health_check();
+    if (h.kind == "exec") {
+      for (const auto& a : h.exec) out->add_exec(a);
+    } else if (h.kind == "tcp") {
+      out->set_tcp_port(static_cast<int32_t>(h.port));
+    } else {
+      out->mutable_http()->set_port(static_cast<int32_t>(h.port));
+      out->mutable_http()->set_path(h.path);
+    }
+    out->set_initial_delay_s(static_cast<int32_t>(h.initial_delay_s));
+    out->set_period_s(static_cast<int32_t>(h.period_s));
+    out->set_timeout_s(static_cast<int32_t>(h.timeout_s));
+    out->set_failure_threshold(static_cast<int32_t>(h.failure_threshold));
+    out->set_success_threshold(static_cast<int32_t>(h.success_threshold));
+  }
   return s;
 }
 
@@ -383,6 +414,15 @@ v1::Workload ToProto(const control::WorkloadView& v) {
   return out;
 }
 
+v1::WorkloadRevision ToProto(const control::RevisionView& v) {
+  v1::WorkloadRevision out;
+  out.set_revision(v.revision);
+  *out.mutable_spec() = SpecOf(v.workload);
+  SetTime(v.replaced_at, out.mutable_replace_time());
+  out.set_summary(v.summary);
+  return out;
+}
+
 v1::Container ToProto(const control::ContainerView& v) {
   const store::Container& c = v.container;
   v1::Container out;
@@ -394,6 +434,9 @@ v1::Container ToProto(const control::ContainerView& v) {
   out.set_exit_code(static_cast<int32_t>(c.exit_code.value_or(0)));
   out.set_oom_killed(v.oom_killed);
   out.set_address(v.address);
+  if (c.observed == store::ContainerObservedState::kRunning) {
+    out.set_health(std::string(store::Name(c.health)));
+  }
   out.set_restarts(static_cast<int32_t>(c.restarts));
   SetTime(c.started_at, out.mutable_start_time());
   SetTime(c.finished_at, out.mutable_finish_time());

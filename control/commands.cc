@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "control/workload_health.h"
 #include "core/validate.h"
 
 namespace nest::control {
@@ -182,7 +183,11 @@ absl::StatusOr<WorkloadView> ViewWorkload(store::ReadTx& tx,
     switch (c.observed) {
       case store::ContainerObservedState::kRunning:
         ++v.running;
-        if (current) ++v.ready;
+        if (current && Available(c)) ++v.ready;
+        if (v.message.empty() &&
+            c.health == store::ContainerHealth::kUnhealthy) {
+          v.message = absl::StrCat(c.id.str(), " unhealthy: ", c.message);
+        }
         break;
       case store::ContainerObservedState::kExited:
         if (c.exit_code.value_or(-1) == 0) {
@@ -213,7 +218,9 @@ absl::StatusOr<ContainerView> ViewContainer(store::ReadTx& tx,
     if (vm.ok()) v.host = vm->host;
   }
   auto w = tx.GetWorkload(c.tenant, c.workload);
-  if (w.ok()) v.image = w->image;
+  // What it was started from; the workload's current image until then.
+  v.image = c.image;
+  if (v.image.empty() && w.ok()) v.image = w->image;
   NEST_ASSIGN_OR_RETURN(v.address,
                         tx.GetIpAllocation("container_address", c.id.str()));
   v.address = v.address.substr(0, v.address.find('/'));

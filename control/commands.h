@@ -116,6 +116,22 @@ struct FileInput {
   bool secret = false;
 };
 
+// A workload's health check (api: HealthCheck). `set` is false for none;
+// otherwise exactly one of exec, tcp_port and http (http_port) is given.
+struct HealthCheckInput {
+  bool set = false;
+  std::vector<std::string> exec;
+  int64_t tcp_port = 0;
+  bool http = false;
+  int64_t http_port = 0;
+  std::string http_path;  // empty: "/"
+  int64_t initial_delay_s = 0;
+  int64_t period_s = 0;           // 0: 10
+  int64_t timeout_s = 0;          // 0: 2 (at most period_s)
+  int64_t failure_threshold = 0;  // 0: 3
+  int64_t success_threshold = 0;  // 0: 1
+};
+
 struct WorkloadSpecInput {
   std::string image;
   std::vector<std::string> command;
@@ -135,6 +151,7 @@ struct WorkloadSpecInput {
   int64_t stop_grace_s = 0;     // 0: 10 s
   int64_t max_unavailable = 0;  // 0: 1
   std::vector<FileInput> files;
+  HealthCheckInput health_check;
 };
 
 // One object of a declarative Apply.
@@ -185,6 +202,30 @@ struct WorkloadView {
   // Live replicas running the workload's current generation.
   int64_t ready = 0;
   std::string vip;  // of a workload with ports; empty without networking
+};
+
+// One template of a workload as `rollout history` shows it. Secret env
+// values and secret file contents read as kSecretShown.
+struct RevisionView {
+  int64_t revision = 0;
+  store::Workload workload;  // the row as it was (template and all)
+  // When an update replaced it; InfinitePast for the current template.
+  absl::Time replaced_at = absl::InfinitePast();
+  std::string summary;  // "image httpd:1, 2 env, 100m/32Mi"
+};
+
+struct RevisionsView {
+  // The kept revisions, oldest first, then the current template as
+  // revision `current_revision`.
+  std::vector<RevisionView> revisions;
+  int64_t current_revision = 1;  // the newest kept revision + 1
+};
+
+struct RollbackView {
+  WorkloadView workload;  // after the rollback
+  int64_t rolled_back_to = 0;
+  // The workload already ran that template: nothing was written.
+  bool unchanged = false;
 };
 
 struct ContainerView {
@@ -411,6 +452,23 @@ class Commands {
   [[nodiscard]] absl::StatusOr<Written> ScaleWorkload(
       const WriteMeta& m, const std::string& name, int64_t replicas,
       const Encoder<WorkloadView>& enc);
+  // The templates updates replaced (the last store::kMaxRevisions) and
+  // the current one. NOT_FOUND for a workload the tenant does not have.
+  [[nodiscard]] absl::StatusOr<RevisionsView> ListRevisions(
+      const std::string& name);
+  // Puts the template (exactly what store::TemplateDiffers compares) of
+  // kept revision `to_revision` back, 0 meaning the newest one (the
+  // template before the current one). Replicas, priority, group and the
+  // rollout bounds stay as they are. Checked and written like
+  // UpdateWorkload, with a "RolledBack" event; the template it replaces is
+  // kept as a revision in turn, so rolling back twice flips back.
+  // FAILED_PRECONDITION when no revision is kept; INVALID_ARGUMENT naming
+  // to_revision for a number that is neither kept nor the current one. A
+  // revision whose template the workload already runs (the current one
+  // always) changes nothing (RollbackView::unchanged).
+  [[nodiscard]] absl::StatusOr<Written> RollbackWorkload(
+      const WriteMeta& m, const std::string& name, int64_t to_revision,
+      const Encoder<RollbackView>& enc);
 
   // Validates every item first (violations are prefixed "objects[i]."),
   // then creates, updates or leaves each object as it is, groups before
@@ -479,6 +537,16 @@ class Commands {
       const WriteMeta& m,
       const std::function<absl::StatusOr<std::string>(store::WriteTx&)>& fn);
   absl::Status EnsureTenant(store::WriteTx& tx);
+  // Writes `next`, a change of the stored `cur` (same tenant and name), as
+  // every update of a workload is written: references, host ports and
+  // secret placeholders checked, the generation guard applied, replicas
+  // carried over when only their count changed. Returns the row as it is
+  // after (`cur` when `next` changes nothing).
+  absl::StatusOr<store::Workload> ReplaceWorkload(store::WriteTx& tx,
+                                                  const store::Workload& cur,
+                                                  const store::Workload& next,
+                                                  int64_t expected_generation,
+                                                  const store::EventNote& note);
   absl::StatusOr<store::Page<GroupView>> ListGroupsOnce(
       const ListOptions& page);
   absl::StatusOr<std::shared_ptr<agent::AgentApi>> AgentOf(

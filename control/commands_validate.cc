@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "control/commands.h"
 #include "control/workload_files.h"
+#include "control/workload_health.h"
 #include "core/container_files.h"
 #include "core/resources.h"
 #include "core/validate.h"
@@ -330,6 +331,8 @@ store::Workload BuildWorkload(const TenantId& tenant, const std::string& name,
         {f.path, f.content, f.mode == 0 ? int64_t{0444} : f.mode, f.secret});
   }
   CheckWorkloadFiles(w.files, spec, errors);
+  w.health_check =
+      ToHealthCheck(in.health_check, spec + "health_check.", errors);
   return w;
 }
 
@@ -372,6 +375,7 @@ void CopyWorkloadSpec(const store::Workload& from, store::Workload& to) {
   to.target_group = from.target_group;
   to.stop_grace_s = from.stop_grace_s;
   to.max_unavailable = from.max_unavailable;
+  to.health_check = from.health_check;
 }
 
 std::vector<std::string> DiffGroups(const store::VmGroup& a,
@@ -433,6 +437,8 @@ std::vector<std::string> DiffWorkloads(const store::Workload& a,
   DiffField(d, "max_unavailable", absl::StrCat(a.max_unavailable),
             absl::StrCat(b.max_unavailable));
   DiffWorkloadFiles(a.files, b.files, d);
+  DiffField(d, "health_check", HealthCheckText(a.health_check),
+            HealthCheckText(b.health_check));
   return d;
 }
 

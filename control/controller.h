@@ -183,6 +183,12 @@ class Controller {
   bool StopContainer(const VmId& vm, Session& session,
                      const agent::ContainerInfo& info, absl::Duration grace,
                      std::vector<absl::Status>* errors);
+  // Records a running replica's health as its agent reports it, and stops
+  // one that stays unhealthy (its restart policy then decides).
+  void ObserveHealth(const store::Container& c, const store::Workload& w,
+                     const VmId& vm, Session& session,
+                     const agent::ContainerInfo& info,
+                     std::vector<absl::Status>* errors);
   // Queues a read-modify-write of one VM / container row for the next
   // flush. A row deleted meanwhile is skipped.
   void RecordVm(const VmId& id, std::function<void(store::Vm&)> mutate,

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "control/controller.h"
+#include "control/workload_health.h"
 
 namespace nest::control {
 namespace {
@@ -46,6 +47,7 @@ agent::ContainerSpec BuildSpec(const store::Container& c,
   for (const auto& f : w.files) {
     spec.files.push_back({f.path, f.content, static_cast<uint32_t>(f.mode)});
   }
+  spec.health_check = ToAgentHealthCheck(w.health_check);
   return spec;
 }
 
@@ -81,14 +83,21 @@ absl::Status Controller::StartContainer(const store::Container& c,
         IgnoreNotFound(session.agent->DeleteContainer(spec.id)));
     run = session.agent->RunContainer(spec);
   }
-  NEST_ASSIGN_OR_RETURN(agent::ContainerInfo info, std::move(run));
-  absl::Time started =
-      info.started == absl::InfinitePast() ? clock_.Now() : info.started;
+  NEST_RETURN_IF_ERROR(run.status());
+  // Host time, not the guest's: the guest clock drifts (measured +10 s
+  // at 70 s uptime under TCG), and restart back-off compares with it.
+  const absl::Time started = clock_.Now();
   session.grace[spec.id] = absl::Seconds(w.stop_grace_s);
+  // A stop of an earlier run (an unhealthy one) is over.
+  kill_at_.erase({c.vm, spec.id});
   RecordContainer(
       c.id,
-      [started, gen = w.meta.generation](store::Container& row) {
+      [started, gen = w.meta.generation, image = w.image,
+       checked = !w.health_check.kind.empty()](store::Container& row) {
         row.observed = ContainerObservedState::kRunning;
+        row.image = image;
+        row.health = checked ? store::ContainerHealth::kStarting
+                             : store::ContainerHealth::kNone;
         row.started_at = started;
         row.finished_at = absl::InfinitePast();
         row.exit_code.reset();
@@ -137,6 +146,38 @@ bool Controller::StopContainer(const VmId& vm, Session& session,
     signal(SIGKILL);
   }
   return false;
+}
+
+void Controller::ObserveHealth(const store::Container& c,
+                               const store::Workload& w, const VmId& vm,
+                               Session& session,
+                               const agent::ContainerInfo& info,
+                               std::vector<absl::Status>* errors) {
+  if (w.health_check.kind.empty()) return;
+  const store::ContainerHealth health = FromAgentHealth(info.health);
+  if (health != c.health && health != store::ContainerHealth::kNone) {
+    const bool bad = health == store::ContainerHealth::kUnhealthy;
+    std::string msg =
+        bad ? absl::StrCat("health check failed: ", info.health_message)
+            : std::string();
+    RecordContainer(
+        c.id,
+        [health, msg](store::Container& row) {
+          row.health = health;
+          row.message = msg;
+        },
+        bad ? "Unhealthy"
+            : (health == store::ContainerHealth::kHealthy ? "Healthy"
+                                                          : "HealthStarting"),
+        bad ? msg : std::string(store::Name(health)));
+  }
+  // Out of its VIP (this pass's rulesets already left it out once the row
+  // said so), then stopped like any replica: SIGTERM, SIGKILL after the
+  // grace. Its exit is then recorded and restart_policy decides.
+  if (health == store::ContainerHealth::kUnhealthy &&
+      c.health == store::ContainerHealth::kUnhealthy) {
+    StopContainer(vm, session, info, absl::Seconds(w.stop_grace_s), errors);
+  }
 }
 
 absl::Status Controller::PushGuestNetwork(const VmId& vm,
@@ -261,14 +302,15 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
               row.observed = ContainerObservedState::kPending;
             },
             "Lost", "not known to the agent");
+      } else if (in_guest->second.state == agent::ContainerState::kRunning) {
+        ObserveHealth(*c, *w->second, vm_id, session, in_guest->second,
+                      &errors);
       } else if (in_guest->second.state == agent::ContainerState::kExited) {
         const agent::ContainerInfo info = in_guest->second;
         std::string msg =
             info.oom_killed ? "OOM-killed (memory.max reached)"
                             : absl::StrCat("exited with code ", info.exit_code);
-        const absl::Time finished = info.finished == absl::InfinitePast()
-                                        ? clock_.Now()
-                                        : info.finished;
+        const absl::Time finished = clock_.Now();  // host time, as above
         RecordContainer(
             c->id,
             [info, finished, msg](store::Container& row) {
@@ -301,6 +343,20 @@ absl::Status Controller::SyncContainers(const store::Snapshot& s) {
   // Forget stops whose VM went away; the earliest pending SIGKILL decides
   // when the loop must run again.
   absl::Time next = absl::InfiniteFuture();
+  // A replica waiting out its restart back-off: the loop wakes when the
+  // back-off ends, not at the next resync.
+  const absl::Time wall = clock_.Now();
+  const absl::Time mono = clock_.MonotonicNow();
+  for (const auto& c : s.containers) {
+    if (c.desired != ContainerDesiredState::kRunning ||
+        (c.observed != ContainerObservedState::kExited &&
+         c.observed != ContainerObservedState::kFailed &&
+         c.observed != ContainerObservedState::kCrashLoop)) {
+      continue;
+    }
+    const absl::Time due = c.finished_at + RestartBackoff(c.restarts);
+    if (due > wall) next = std::min(next, mono + (due - wall));
+  }
   {
     absl::MutexLock lock(&mu_);
     for (auto it = kill_at_.begin(); it != kill_at_.end();) {

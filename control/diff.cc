@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "control/workload_health.h"
 
 namespace nest::control {
 namespace {
@@ -80,19 +81,26 @@ void RollOut(const store::Workload& w,
                w.replicas + surge - total);
   for (int64_t i = 0; i < add; ++i)
     diff.create.push_back(NewReplica(w, taken, rng));
-  int64_t available = static_cast<int64_t>(old_up.size());
-  for (const auto* c : current) available += Running(c) ? 1 : 0;
-  // Oldest first: they have run the old spec longest.
+  // Available: running and, with a health check, healthy. New replicas
+  // that never pass their check stall the rollout, not the service.
+  int64_t available = 0;
+  for (const auto* c : old_up) available += Available(*c) ? 1 : 0;
+  for (const auto* c : current) available += Available(*c) ? 1 : 0;
+  // Those serving nothing first, then the oldest: they have run the old
+  // spec longest.
   std::sort(old_up.begin(), old_up.end(), [](const auto* a, const auto* b) {
+    if (Available(*a) != Available(*b)) return !Available(*a);
     if (a->meta.created_at != b->meta.created_at) {
       return a->meta.created_at < b->meta.created_at;
     }
     return a->id < b->id;
   });
   for (const auto* c : old_up) {
-    if (available - 1 < w.replicas - unavailable) break;
+    if (Available(*c)) {
+      if (available - 1 < w.replicas - unavailable) break;
+      --available;
+    }
     diff.retire.push_back(c->id);
-    --available;
   }
 }
 

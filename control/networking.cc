@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "control/workload_health.h"
 #include "net/nft.h"
 #include "net/tenant_network.h"
 #include "spdlog/spdlog.h"
@@ -172,15 +173,13 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
     persisted_ = std::move(now);
   }
 
-  // Backends: replicas that run and hold an address.
+  // Backends: replicas that run, pass their health check if there is one,
+  // and hold an address.
   std::map<std::string,
            std::vector<std::pair<net::Ipv4Address, const store::Container*>>>
-      replicas;  // workload key -> running replicas
+      replicas;  // workload key -> available replicas
   for (const auto& c : s.containers) {
-    if (c.desired != ContainerDesiredState::kRunning ||
-        c.observed != ContainerObservedState::kRunning) {
-      continue;
-    }
+    if (!Available(c)) continue;
     std::optional<net::Ipv4Address> a = ipam_.FindContainer(c.id.str());
     if (a) replicas[WorkloadKey(c.tenant, c.workload)].push_back({*a, &c});
   }
@@ -214,6 +213,8 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
       }
       if (vip) {
         rulesets[tenant].services.push_back(
+            {*vip, *proto, static_cast<uint16_t>(p.container_port), backends});
+        host.services.push_back(
             {*vip, *proto, static_cast<uint16_t>(p.container_port), backends});
       }
       if (p.host_port > 0) {

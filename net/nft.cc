@@ -173,6 +173,24 @@ absl::StatusOr<std::string> HostRulesetScript(const HostRuleset& ruleset) {
         L4ProtocolName(p.protocol), " dport ", p.host_port, " ct mark set ",
         Mark(ruleset.dnat_mark), " ", Dnat(backends)));
   }
+  std::vector<std::string> services;
+  for (size_t i : SortedUnique(
+           errors, "services", ruleset.services,
+           [](const VipService& s) {
+             return std::tuple(s.vip, s.protocol, s.port);
+           },
+           [](const VipService& s) {
+             return absl::StrCat(s.vip.ToString(), " ",
+                                 L4ProtocolName(s.protocol), " ", s.port);
+           })) {
+    const VipService& s = ruleset.services[i];
+    std::vector<Backend> backends = SortedBackends(
+        errors, absl::StrCat("services[", i, "].backends"), s.backends);
+    if (s.port == 0 || backends.empty()) continue;
+    services.push_back(absl::StrCat("ip daddr ", s.vip.ToString(), " ",
+                                    L4ProtocolName(s.protocol), " dport ",
+                                    s.port, " ", Dnat(backends)));
+  }
   NEST_RETURN_IF_ERROR(errors.ToStatus());
 
   std::vector<std::string> post = {
@@ -185,12 +203,14 @@ absl::StatusOr<std::string> HostRulesetScript(const HostRuleset& ruleset) {
         absl::StrCat("ip saddr ", PrefixSet(ruleset.masquerade_sources),
                      " ip daddr != ", PrefixSet(internal), " masquerade"));
   }
-  return Table(ruleset.table, {Chain("published", "", published),
-                               Chain("prerouting", kPrerouting,
-                                     {"fib daddr type local jump published"}),
-                               Chain("output", kOutput,
-                                     {"fib daddr type local jump published"}),
-                               Chain("postrouting", kPostrouting, post)});
+  return Table(
+      ruleset.table,
+      {Chain("published", "", published), Chain("services", "", services),
+       Chain("prerouting", kPrerouting,
+             {"fib daddr type local jump published"}),
+       Chain("output", kOutput,
+             {"fib daddr type local jump published", "jump services"}),
+       Chain("postrouting", kPostrouting, post)});
 }
 
 absl::StatusOr<std::string> GuestRulesetScript(const GuestRuleset& ruleset) {

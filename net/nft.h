@@ -46,9 +46,22 @@ struct PublishedPort {
 };
 
 // The table on the host where nestd runs.
+// A service VIP inside a tenant network, load balanced over replicas.
+struct VipService {
+  Ipv4Address vip;
+  L4Protocol protocol = L4Protocol::kTcp;
+  uint16_t port = 0;
+  std::vector<Backend> backends;
+};
+
 struct HostRuleset {
   std::string table = "nest";  // table ip <table>
   std::vector<PublishedPort> ports;
+  // Tenant VIPs as the host's own clients reach them: DNAT on output,
+  // straight to a backend, so the host never depends on which guest
+  // answered ARP for a VIP (that guest may be gone). Without backends a
+  // VIP is left alone here.
+  std::vector<VipService> services;
   // Traffic from these (the tenant subnets routed by this host) to outside
   // `internal` is masqueraded to the host's address.
   std::vector<Ipv4Prefix> masquerade_sources;
@@ -59,14 +72,6 @@ struct HostRuleset {
   // the way out: a backend on another host then answers through this host,
   // which un-NATs the reply. Must not be 0.
   uint32_t dnat_mark = 0x6e657374;
-};
-
-// A service VIP inside a tenant network, load balanced over replicas.
-struct VipService {
-  Ipv4Address vip;
-  L4Protocol protocol = L4Protocol::kTcp;
-  uint16_t port = 0;
-  std::vector<Backend> backends;
 };
 
 // The table the agent keeps inside each guest (a guest belongs to one

@@ -361,7 +361,8 @@ void Row<Container>::Bind(Stmt& s, const Container& o) {
   s.BindInt(o.restarts);
   BindTime(s, o.started_at);
   BindTime(s, o.finished_at);
-  s.BindInt(o.spec_generation).Bind(o.message);
+  s.BindInt(o.spec_generation).Bind(o.message).Bind(store::Name(o.health));
+  s.Bind(o.image);
 }
 
 absl::StatusOr<Container> Row<Container>::Read(const Stmt& s) {
@@ -380,6 +381,9 @@ absl::StatusOr<Container> Row<Container>::Read(const Stmt& s) {
   o.finished_at = ReadTime(s, 9);
   o.spec_generation = s.Int(10);
   o.message = s.Text(11);
+  NEST_ASSIGN_OR_RETURN(o.health,
+                        ParseContainerHealth("containers.health", s.Text(12)));
+  o.image = s.Text(13);
   return o;
 }
 

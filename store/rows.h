@@ -137,7 +137,7 @@ struct Row<Container> {
   static constexpr absl::string_view kTable = "containers";
   static constexpr absl::string_view kCols =
       "id, tenant, workload, vm, desired, observed, exit_code, restarts, "
-      "started_ns, finished_ns, spec_generation, message";
+      "started_ns, finished_ns, spec_generation, message, health, image";
   static constexpr absl::string_view kKeyCols = "id";
   static constexpr absl::string_view kDependents = "nothing";
   static void Bind(Stmt& s, const Container& o);

@@ -119,11 +119,15 @@ CREATE TABLE api_tokens(
 ALTER TABLE tenants ADD COLUMN quota TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE workloads ADD COLUMN files TEXT NOT NULL DEFAULT '[]';
 )sql",
-    // 6: workload health checks (JSON, '' for none), and the templates an
-    // update replaced, for `rollout undo`: the workload row as it was, with
-    // its revision number.
+    // 6: workload health checks (JSON, '' for none), each replica's health
+    // ('' without a check) and the image it was started from, and the
+    // templates an update replaced,
+    // for `rollout undo`: the workload row as it was, with its revision
+    // number.
     R"sql(
 ALTER TABLE workloads ADD COLUMN health_check TEXT NOT NULL DEFAULT '';
+ALTER TABLE containers ADD COLUMN health TEXT NOT NULL DEFAULT '';
+ALTER TABLE containers ADD COLUMN image TEXT NOT NULL DEFAULT '';
 CREATE TABLE workload_revisions(
   tenant TEXT NOT NULL, name TEXT NOT NULL, revision INTEGER NOT NULL,
   image TEXT NOT NULL, command TEXT NOT NULL, args TEXT NOT NULL,

@@ -83,6 +83,12 @@ constexpr NameTable<ContainerObservedState, 7> kCtrObserved{{
     {ContainerObservedState::kCrashLoop, "crash-loop"},
     {ContainerObservedState::kUnknown, "unknown"},
 }};
+constexpr NameTable<ContainerHealth, 4> kCtrHealth{{
+    {ContainerHealth::kNone, ""},
+    {ContainerHealth::kStarting, "starting"},
+    {ContainerHealth::kHealthy, "healthy"},
+    {ContainerHealth::kUnhealthy, "unhealthy"},
+}};
 
 }  // namespace
 
@@ -130,6 +136,11 @@ absl::StatusOr<ContainerDesiredState> ParseContainerDesiredState(
 absl::StatusOr<ContainerObservedState> ParseContainerObservedState(
     absl::string_view field, absl::string_view text) {
   return Parse(kCtrObserved, field, text);
+}
+absl::string_view Name(ContainerHealth v) { return Lookup(kCtrHealth, v); }
+absl::StatusOr<ContainerHealth> ParseContainerHealth(absl::string_view field,
+                                                     absl::string_view text) {
+  return Parse(kCtrHealth, field, text);
 }
 
 bool TemplateDiffers(const Workload& a, const Workload& b) {

@@ -46,6 +46,9 @@ enum class ContainerObservedState {
   kCrashLoop,
   kUnknown,
 };
+// Of a running replica whose workload has a health check: kNone without a
+// check, kStarting until the first verdict (and after each start).
+enum class ContainerHealth { kNone, kStarting, kHealthy, kUnhealthy };
 
 // Lower-case names as stored and shown ("ready", "on-failure", ...), and the
 // inverse; Parse* errors name `field` and list the accepted values.
@@ -57,6 +60,7 @@ absl::string_view Name(RestartPolicy v);
 absl::string_view Name(Isolation v);
 absl::string_view Name(ContainerDesiredState v);
 absl::string_view Name(ContainerObservedState v);
+absl::string_view Name(ContainerHealth v);  // "" for kNone
 absl::StatusOr<HostState> ParseHostState(absl::string_view field,
                                          absl::string_view text);
 absl::StatusOr<PlacementPolicy> ParsePlacementPolicy(absl::string_view field,
@@ -73,6 +77,8 @@ absl::StatusOr<ContainerDesiredState> ParseContainerDesiredState(
     absl::string_view field, absl::string_view text);
 absl::StatusOr<ContainerObservedState> ParseContainerObservedState(
     absl::string_view field, absl::string_view text);
+absl::StatusOr<ContainerHealth> ParseContainerHealth(absl::string_view field,
+                                                     absl::string_view text);
 
 // Fields every object has. Set by the store.
 struct Meta {
@@ -246,6 +252,10 @@ struct Container {
   absl::Time finished_at = absl::InfinitePast();
   int64_t spec_generation = 0;  // workload generation this replica runs
   std::string message;
+  ContainerHealth health = ContainerHealth::kNone;
+  // The image reference this run was started from (the workload's may
+  // have changed since); empty before the first start.
+  std::string image;
   Meta meta;
   friend bool operator==(const Container&, const Container&) = default;
 };

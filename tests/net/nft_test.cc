@@ -100,6 +100,13 @@ HostRuleset SampleHost() {
   };
   h.masquerade_sources = {P("10.88.16.0/20"), P("10.88.0.0/20")};
   h.internal = {P("10.88.0.0/14")};
+  h.services = {
+      {A("10.88.15.250"),
+       L4Protocol::kTcp,
+       80,
+       {{A("10.88.0.130"), 8080}, {A("10.88.0.66"), 8080}}},
+      {A("10.88.15.248"), L4Protocol::kTcp, 443, {}},  // no backend: skipped
+  };
   return h;
 }
 
@@ -139,6 +146,7 @@ TEST_CASE("output does not depend on the input's order") {
     std::reverse(p.backends.begin(), p.backends.end());
   }
   std::reverse(h.masquerade_sources.begin(), h.masquerade_sources.end());
+  std::reverse(h.services.begin(), h.services.end());
   CHECK(HostRulesetScript(h).value() ==
         HostRulesetScript(SampleHost()).value());
   GuestRuleset g = SampleGuest();
