@@ -418,7 +418,10 @@ v1::WorkloadRevision ToProto(const control::RevisionView& v) {
   v1::WorkloadRevision out;
   out.set_revision(v.revision);
   *out.mutable_spec() = SpecOf(v.workload);
-  SetTime(v.replaced_at, out.mutable_replace_time());
+  // Unset, not the epoch, for the current template.
+  if (v.replaced_at != absl::InfinitePast()) {
+    SetTime(v.replaced_at, out.mutable_replace_time());
+  }
   out.set_summary(v.summary);
   return out;
 }

@@ -49,6 +49,8 @@ v1::Host ToProto(const control::HostView& v);
 v1::VmGroup ToProto(const control::GroupView& v);
 v1::Vm ToProto(const control::VmView& v);
 v1::Workload ToProto(const control::WorkloadView& v);
+// Secret values read as "<secret>", as in a Workload.
+v1::WorkloadRevision ToProto(const control::RevisionView& v);
 v1::Container ToProto(const control::ContainerView& v);
 v1::Image ToProto(const control::ImageView& v);
 v1::Event ToProto(const store::Event& e);

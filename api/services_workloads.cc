@@ -70,6 +70,35 @@ class WorkloadServiceImpl final : public v1::WorkloadService::Service {
                                   WorkloadEncoder<v1::ScaleWorkloadResponse>()),
                  resp);
   }
+  Status ListWorkloadRevisions(
+      ServerContext* ctx, const v1::ListWorkloadRevisionsRequest* req,
+      v1::ListWorkloadRevisionsResponse* resp) override {
+    auto c = gate_.Enter(ctx, "ListWorkloadRevisions");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    auto revs = c->ListRevisions(req->name());
+    if (!revs.ok()) return ToGrpcStatus(revs.status());
+    for (const auto& r : revs->revisions) *resp->add_revisions() = ToProto(r);
+    resp->set_current_revision(revs->current_revision);
+    return Status::OK;
+  }
+  Status RollbackWorkload(ServerContext* ctx,
+                          const v1::RollbackWorkloadRequest* req,
+                          v1::RollbackWorkloadResponse* resp) override {
+    auto c = gate_.Enter(ctx, "RollbackWorkload");
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    return Reply(
+        c->RollbackWorkload(
+            MetaOf("RollbackWorkload", *req, req->options()), req->name(),
+            req->to_revision(),
+            Encode<v1::RollbackWorkloadResponse, control::RollbackView>(
+                [](v1::RollbackWorkloadResponse& r,
+                   const control::RollbackView& v) {
+                  *r.mutable_workload() = ToProto(v.workload);
+                  r.set_rolled_back_to(v.rolled_back_to);
+                  r.set_unchanged(v.unchanged);
+                })),
+        resp);
+  }
   Status Apply(ServerContext* ctx, const v1::ApplyRequest* req,
                v1::ApplyResponse* resp) override {
     auto c = gate_.Enter(ctx, "Apply");

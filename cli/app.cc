@@ -215,8 +215,8 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
   explain->callback([&] {
     run = [&]() -> absl::StatusOr<int> { return ok(Explain(ctx, name)); };
   });
-  auto* rollout =
-      app.add_subcommand("rollout", "follow a workload's rolling update");
+  auto* rollout = app.add_subcommand(
+      "rollout", "follow, list or undo a workload's rolling updates");
   rollout->require_subcommand(1);
   auto* rollout_status = rollout->add_subcommand(
       "status", "wait until every replica runs the newest spec");
@@ -229,6 +229,36 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
       NEST_ASSIGN_OR_RETURN(absl::Duration timeout,
                             ParseTimeout("--timeout", rollout_timeout));
       return ok(RolloutStatus(ctx, name, timeout));
+    };
+  });
+  auto* rollout_history = rollout->add_subcommand(
+      "history", "list a workload's earlier templates and its current one");
+  rollout_history->add_option("workload", name, "workload name")->required();
+  rollout_history->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(RolloutHistory(ctx, name));
+    };
+  });
+  auto* rollout_undo = rollout->add_subcommand(
+      "undo",
+      "put a workload's previous template back (returns at once; follow it "
+      "with rollout status)");
+  rollout_undo->add_option("workload", name, "workload name")->required();
+  int64_t to_revision = 0;
+  rollout_undo
+      ->add_option("--to-revision", to_revision,
+                   "the revision to put back (see rollout history); "
+                   "default: the previous one")
+      ->check([](const std::string& v) {
+        return v.rfind('-', 0) == 0
+                   ? "must be a revision number from rollout history, or 0 "
+                     "for the previous one, got " +
+                         v
+                   : std::string();
+      });
+  rollout_undo->callback([&] {
+    run = [&]() -> absl::StatusOr<int> {
+      return ok(RolloutUndo(ctx, name, to_revision));
     };
   });
   auto* top = app.add_subcommand(

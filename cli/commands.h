@@ -75,6 +75,13 @@ absl::Status Apply(const Context& ctx, const ApplyOptions& options);
 // spec; DEADLINE_EXCEEDED naming where it stands after `timeout`.
 absl::Status RolloutStatus(const Context& ctx, const std::string& workload,
                            absl::Duration timeout);
+// The workload's kept revisions and its current one (REVISION, REPLACED,
+// SUMMARY).
+absl::Status RolloutHistory(const Context& ctx, const std::string& workload);
+// Puts revision `to_revision` (0: the previous one) back and returns at
+// once; `rollout status` follows the rollout it starts.
+absl::Status RolloutUndo(const Context& ctx, const std::string& workload,
+                         int64_t to_revision);
 
 // The tail of a VM's serial console (its boot log), `tail_bytes` 0: the
 // server's default.

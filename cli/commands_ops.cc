@@ -12,7 +12,8 @@ namespace {
 constexpr int kExecTimeoutS = 300;
 
 absl::string_view kCommands =
-    "apply get describe delete scale logs console exec events explain top "
+    "apply get describe delete scale logs console exec events explain "
+    "rollout top "
     "token host "
     "cordon uncordon drain image completion";
 absl::string_view kKinds =
@@ -201,6 +202,8 @@ absl::StatusOr<std::string> CompletionScript(absl::string_view shell) {
         ";;\n"
         "    host) [[ $COMP_CWORD -eq 2 ]] && "
         "COMPREPLY=($(compgen -W \"add\" -- \"$cur\")) ;;\n"
+        "    rollout) [[ $COMP_CWORD -eq 2 ]] && "
+        "COMPREPLY=($(compgen -W \"status history undo\" -- \"$cur\")) ;;\n"
         "    image) [[ $COMP_CWORD -eq 2 ]] && "
         "COMPREPLY=($(compgen -W \"import\" -- \"$cur\")) ;;\n"
         "    apply) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
@@ -226,6 +229,7 @@ absl::StatusOr<std::string> CompletionScript(absl::string_view shell) {
         "    scale) (( CURRENT == 3 )) && compadd -- workload group ;;\n"
         "    completion) compadd -- bash zsh ;;\n"
         "    host) (( CURRENT == 3 )) && compadd -- add ;;\n"
+        "    rollout) (( CURRENT == 3 )) && compadd -- status history undo ;;\n"
         "    image) (( CURRENT == 3 )) && compadd -- import ;;\n"
         "    apply) _files ;;\n"
         "  esac\n"

@@ -173,30 +173,38 @@ absl::StatusOr<Written> Commands::UpdateWorkload(
   return Mutate(m, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
     NEST_ASSIGN_OR_RETURN(store::Workload cur,
                           tx.GetWorkload(tenant_, WorkloadId(name)));
-    FieldErrors refs;
-    CheckWorkloadRefs(tx, images_, w, {}, "", refs);
-    PortClaims claims;
-    NEST_RETURN_IF_ERROR(CheckHostPorts(tx, w, claims, "", refs));
-    NEST_RETURN_IF_ERROR(refs.ToStatus());
     store::Workload next = cur;
     CopyWorkloadSpec(w, next);
-    // A "<secret>" left after copying had no stored value to keep.
-    NEST_RETURN_IF_ERROR(RejectSecretPlaceholders(next, ""));
-    if (next == cur) {
-      if (m.expected_generation != 0 &&
-          m.expected_generation != cur.meta.generation) {
-        return Stale("workload", name, cur.meta.generation,
-                     m.expected_generation);
-      }
-    } else {
-      NEST_ASSIGN_OR_RETURN(store::Workload updated,
-                            tx.UpdateWorkload(next, m.expected_generation));
-      NEST_RETURN_IF_ERROR(CarryReplicas(tx, cur, updated));
-      cur = std::move(updated);
-    }
-    NEST_ASSIGN_OR_RETURN(WorkloadView v, ViewWorkload(tx, cur));
+    NEST_ASSIGN_OR_RETURN(
+        store::Workload updated,
+        ReplaceWorkload(tx, cur, next, m.expected_generation, {}));
+    NEST_ASSIGN_OR_RETURN(WorkloadView v, ViewWorkload(tx, updated));
     return enc(v);
   });
+}
+
+absl::StatusOr<store::Workload> Commands::ReplaceWorkload(
+    store::WriteTx& tx, const store::Workload& cur, const store::Workload& next,
+    int64_t expected_generation, const store::EventNote& note) {
+  FieldErrors refs;
+  CheckWorkloadRefs(tx, images_, next, {}, "", refs);
+  PortClaims claims;
+  NEST_RETURN_IF_ERROR(CheckHostPorts(tx, next, claims, "", refs));
+  NEST_RETURN_IF_ERROR(refs.ToStatus());
+  // A "<secret>" left after copying had no stored value to keep.
+  NEST_RETURN_IF_ERROR(RejectSecretPlaceholders(next, ""));
+  if (next == cur) {
+    if (expected_generation != 0 &&
+        expected_generation != cur.meta.generation) {
+      return Stale("workload", cur.name.str(), cur.meta.generation,
+                   expected_generation);
+    }
+    return cur;
+  }
+  NEST_ASSIGN_OR_RETURN(store::Workload updated,
+                        tx.UpdateWorkload(next, expected_generation, note));
+  NEST_RETURN_IF_ERROR(CarryReplicas(tx, cur, updated));
+  return updated;
 }
 
 absl::StatusOr<WorkloadView> Commands::GetWorkload(const std::string& name) {
