@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/convert.h"
+#include "agent/probe.h"
 #include "core/validate.h"
 
 namespace nest::agent {
@@ -21,13 +23,30 @@ ContainerManager::ContainerManager(Options options, ContainerRuntime& runtime,
     : options_(std::move(options)),
       runtime_(runtime),
       images_(images),
-      clock_(clock) {
+      clock_(clock),
+      health_(
+          [this](const HealthMonitor::Target& t) {
+            return RunProbe(t.check, t.id, t.address,
+                            [this](const std::string& id,
+                                   const std::vector<std::string>& args,
+                                   const ExecOptions& options) {
+                              return runtime_.Exec(id, args, options);
+                            });
+          },
+          [this](const std::string& id, uint64_t run, Health health,
+                 const std::string& message) {
+            OnHealth(id, run, health, message);
+          }) {
   runtime_.SetExitCallback([this](const std::string& id, int code, bool oom) {
     OnExit(id, code, oom);
   });
 }
 
-ContainerManager::~ContainerManager() { runtime_.SetExitCallback(nullptr); }
+ContainerManager::~ContainerManager() {
+  // Probe threads call into this object.
+  health_.StopAll();
+  runtime_.SetExitCallback(nullptr);
+}
 
 void ContainerManager::SetEventSink(EventSink sink) {
   absl::MutexLock lock(&sink_mu_);
@@ -64,6 +83,10 @@ void ContainerManager::OnExit(const std::string& id, int exit_code, bool oom) {
     info.oom_killed = oom;
     info.finished = now;
     exited_cv_.SignalAll();
+    if (it->second.health_run != 0) {
+      it->second.health_run = 0;
+      health_.Unwatch(id);
+    }
   }
   if (oom) {
     Emit(AgentEvent{AgentEventKind::kContainerOomKilled, id, exit_code, now,
@@ -71,6 +94,56 @@ void ContainerManager::OnExit(const std::string& id, int exit_code, bool oom) {
   }
   Emit(AgentEvent{AgentEventKind::kContainerExited, id, exit_code, now, "",
                   std::nullopt});
+}
+
+uint64_t ContainerManager::BeginHealthLocked(Record& r) {
+  if (r.spec.health_check.kind == HealthCheck::Kind::kNone) return 0;
+  r.info.health = Health::kStarting;
+  r.info.health_message.clear();
+  // A program that exited already is not checked; it keeps kStarting.
+  if (r.info.state != ContainerState::kRunning) return 0;
+  r.health_run = ++health_runs_;
+  return r.health_run;
+}
+
+void ContainerManager::WatchHealth(const std::string& id, uint64_t run) {
+  if (run == 0) return;
+  absl::MutexLock lock(&mu_);
+  auto it = containers_.find(id);
+  // OnExit clears health_run: an exit since the start means no checks.
+  if (it == containers_.end() || it->second.health_run != run) return;
+  const ContainerSpec& spec = it->second.spec;
+  health_.Watch({id, spec.address, spec.health_check}, run);
+}
+
+void ContainerManager::OnHealth(const std::string& id, uint64_t run,
+                                Health health, const std::string& message) {
+  // Held across the update and the sink call (see sink_mu_): OnExit marks
+  // the exit under mu_ and emits after, so the order stays true.
+  absl::MutexLock sink_lock(&sink_mu_);
+  AgentEvent event;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = containers_.find(id);
+    if (it == containers_.end() || it->second.health_run != run ||
+        it->second.info.state != ContainerState::kRunning) {
+      return;
+    }
+    ContainerInfo& info = it->second.info;
+    const bool changed = info.health != health;
+    info.health = health;
+    info.health_message = message;
+    if (!changed) return;
+    event.kind = AgentEventKind::kContainerHealth;
+    event.container_id = id;
+    event.time = clock_.Now();
+    event.message = HealthEventMessage(health, message);
+  }
+  if (sink_) sink_(event);
+}
+
+size_t ContainerManager::health_checks_running() const {
+  return health_.watching();
 }
 
 absl::StatusOr<ContainerInfo> ContainerManager::Create(
@@ -124,6 +197,7 @@ absl::StatusOr<ContainerInfo> ContainerManager::Launch(
     if (!d.ok()) pid = Annotate(pid.status(), d.ToString());
   }
   ContainerInfo info;
+  uint64_t health_run = 0;
   {
     absl::MutexLock lock(&mu_);
     if (!pid.ok()) {
@@ -139,12 +213,15 @@ absl::StatusOr<ContainerInfo> ContainerManager::Launch(
     if (start && r.info.state == ContainerState::kCreated) {
       r.info.state = ContainerState::kRunning;
     }
+    if (start) health_run = BeginHealthLocked(r);
     info = r.info;
   }
   if (start) {
     Emit(AgentEvent{AgentEventKind::kContainerStarted, spec.id, 0, info.started,
                     "", std::nullopt});
   }
+  // After the started event, so no health event can precede it.
+  WatchHealth(spec.id, health_run);
   return info;
 }
 
@@ -164,6 +241,7 @@ absl::StatusOr<ContainerInfo> ContainerManager::Start(const std::string& id) {
   }
   absl::Status s = runtime_.Start(id);
   ContainerInfo info;
+  uint64_t health_run = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = containers_.find(id);
@@ -177,10 +255,12 @@ absl::StatusOr<ContainerInfo> ContainerManager::Start(const std::string& id) {
     if (it->second.info.state == ContainerState::kCreated) {
       it->second.info.state = ContainerState::kRunning;
     }
+    health_run = BeginHealthLocked(it->second);
     info = it->second.info;
   }
   Emit(AgentEvent{AgentEventKind::kContainerStarted, id, 0, info.started, "",
                   std::nullopt});
+  WatchHealth(id, health_run);
   return info;
 }
 

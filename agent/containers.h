@@ -1,9 +1,15 @@
 // ContainerManager: the agent's bookkeeping of containers above a
 // ContainerRuntime. It validates requests, owns the state machine
 // (created -> running -> exited), records exit codes and OOM kills, keeps
-// each container's log file, and emits events. State lives for the agent
-// process, independent of any host connection. Thread-safe; runtime calls
-// are made without holding the lock.
+// each container's log file, runs health checks (agent/health.h) and emits
+// events. State lives for the agent process, independent of any host
+// connection. Thread-safe; runtime calls are made without holding the lock.
+//
+// Health: a container started with a health check is kStarting (message
+// empty) from its start, and its probes run from then until it exits or is
+// deleted; each change of health is pushed as kContainerHealth. The last
+// health stays in ContainerInfo after the exit. A container re-created
+// under the same id starts over from kStarting.
 #pragma once
 
 #include <functional>
@@ -13,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/health.h"
 #include "agent/image_store.h"
 #include "agent/network.h"
 #include "agent/runtime.h"
@@ -34,6 +41,7 @@ class ContainerManager {
 
   ContainerManager(Options options, ContainerRuntime& runtime,
                    ImageStore& images, Clock& clock);
+  // Stops the health checks first (waiting out in-flight probes).
   ~ContainerManager();
 
   // Replaces the sink; returns once no call into the previous one is in
@@ -72,16 +80,29 @@ class ContainerManager {
   // to each one still running after its own stop_grace_s.
   void StopAll();
 
+  // Number of containers whose health checks are running.
+  size_t health_checks_running() const;
+
  private:
   struct Record {
     ContainerSpec spec;
     ContainerInfo info;
     std::string log_path;
     bool busy = false;  // a Create/Start/Delete is running in the runtime
+    // Identifies the current run's checks (0: none); stale reports of an
+    // earlier run carry another number.
+    uint64_t health_run = 0;
   };
 
   absl::StatusOr<ContainerInfo> Launch(const ContainerSpec& spec, bool start);
+  // At a start: kStarting, and a new run number for the checks when the
+  // container runs and has a check (0: nothing to watch).
+  uint64_t BeginHealthLocked(Record& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the checks of `run` unless the container exited meanwhile.
+  void WatchHealth(const std::string& id, uint64_t run);
   void OnExit(const std::string& id, int exit_code, bool oom);
+  void OnHealth(const std::string& id, uint64_t run, Health health,
+                const std::string& message);
   void Emit(const AgentEvent& event);
 
   const Options options_;
@@ -89,13 +110,19 @@ class ContainerManager {
   ImageStore& images_;
   Clock& clock_;
   GuestNetworking* network_ = nullptr;
-  // Held while the sink runs (see SetEventSink). Never taken with mu_.
+  // Held while the sink runs (see SetEventSink). Never taken while mu_ is
+  // held; OnHealth takes it before mu_, so a health event cannot follow the
+  // container's exit event.
   absl::Mutex sink_mu_;
   EventSink sink_ ABSL_GUARDED_BY(sink_mu_);
 
   mutable absl::Mutex mu_;
   absl::CondVar exited_cv_;
   std::map<std::string, Record> containers_ ABSL_GUARDED_BY(mu_);
+  uint64_t health_runs_ ABSL_GUARDED_BY(mu_) = 0;
+  // Watch/Unwatch are called under mu_ (they never wait for a probe); the
+  // probes' threads call OnHealth.
+  HealthMonitor health_;
 };
 
 }  // namespace nest::agent

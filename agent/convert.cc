@@ -1,5 +1,7 @@
 #include "agent/convert.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace nest::agent {
 namespace {
 
@@ -10,7 +12,96 @@ absl::Time FromUnixMs(int64_t ms) {
   return ms == 0 ? absl::InfinitePast() : absl::FromUnixMillis(ms);
 }
 
+// Zero takes the default, as for the other fields of a request.
+absl::Duration MsOr(int64_t ms, absl::Duration dflt) {
+  return ms == 0 ? dflt : absl::Milliseconds(ms);
+}
+
 }  // namespace
+
+void ToProto(const HealthCheck& in, v1::HealthCheck* out) {
+  switch (in.kind) {
+    case HealthCheck::Kind::kExec:
+      out->set_kind(v1::HEALTH_CHECK_KIND_EXEC);
+      break;
+    case HealthCheck::Kind::kTcp:
+      out->set_kind(v1::HEALTH_CHECK_KIND_TCP);
+      break;
+    case HealthCheck::Kind::kHttp:
+      out->set_kind(v1::HEALTH_CHECK_KIND_HTTP);
+      break;
+    default:
+      // An out-of-range kind travels as itself, so the agent names it.
+      out->set_kind(static_cast<v1::HealthCheckKind>(in.kind));
+  }
+  for (const auto& a : in.exec) out->add_exec(a);
+  out->set_port(in.port);
+  out->set_path(in.path);
+  out->set_initial_delay_ms(absl::ToInt64Milliseconds(in.initial_delay));
+  out->set_period_ms(absl::ToInt64Milliseconds(in.period));
+  out->set_timeout_ms(absl::ToInt64Milliseconds(in.timeout));
+  out->set_failure_threshold(in.failure_threshold);
+  out->set_success_threshold(in.success_threshold);
+}
+
+HealthCheck FromProto(const v1::HealthCheck& in) {
+  HealthCheck out;
+  switch (in.kind()) {
+    case v1::HEALTH_CHECK_KIND_UNSPECIFIED:
+      return out;
+    case v1::HEALTH_CHECK_KIND_EXEC:
+      out.kind = HealthCheck::Kind::kExec;
+      break;
+    case v1::HEALTH_CHECK_KIND_TCP:
+      out.kind = HealthCheck::Kind::kTcp;
+      break;
+    case v1::HEALTH_CHECK_KIND_HTTP:
+      out.kind = HealthCheck::Kind::kHttp;
+      break;
+    default:
+      // Unknown to this agent: kept as is, so validation refuses it rather
+      // than the container silently running unchecked.
+      out.kind = static_cast<HealthCheck::Kind>(in.kind());
+  }
+  out.exec.assign(in.exec().begin(), in.exec().end());
+  out.port = in.port();
+  if (!in.path().empty()) out.path = in.path();
+  out.initial_delay = absl::Milliseconds(in.initial_delay_ms());
+  out.period = MsOr(in.period_ms(), out.period);
+  out.timeout = MsOr(in.timeout_ms(), out.timeout);
+  if (in.failure_threshold() != 0)
+    out.failure_threshold = in.failure_threshold();
+  if (in.success_threshold() != 0)
+    out.success_threshold = in.success_threshold();
+  return out;
+}
+
+v1::Health ToProto(Health h) {
+  switch (h) {
+    case Health::kStarting:
+      return v1::HEALTH_STARTING;
+    case Health::kHealthy:
+      return v1::HEALTH_HEALTHY;
+    case Health::kUnhealthy:
+      return v1::HEALTH_UNHEALTHY;
+    case Health::kNone:
+      break;
+  }
+  return v1::HEALTH_UNSPECIFIED;
+}
+
+Health FromProto(v1::Health h) {
+  switch (h) {
+    case v1::HEALTH_STARTING:
+      return Health::kStarting;
+    case v1::HEALTH_HEALTHY:
+      return Health::kHealthy;
+    case v1::HEALTH_UNHEALTHY:
+      return Health::kUnhealthy;
+    default:
+      return Health::kNone;
+  }
+}
 
 const char* ContainerStateName(ContainerState s) {
   switch (s) {
@@ -26,6 +117,25 @@ const char* ContainerStateName(ContainerState s) {
   return "unknown";
 }
 
+const char* HealthName(Health h) {
+  switch (h) {
+    case Health::kStarting:
+      return "starting";
+    case Health::kHealthy:
+      return "healthy";
+    case Health::kUnhealthy:
+      return "unhealthy";
+    case Health::kNone:
+      break;
+  }
+  return "none";
+}
+
+std::string HealthEventMessage(Health health, absl::string_view reason) {
+  if (health != Health::kUnhealthy) return HealthName(health);
+  return absl::StrCat(HealthName(health), ": ", reason);
+}
+
 const char* AgentEventKindName(AgentEventKind k) {
   switch (k) {
     case AgentEventKind::kHello:
@@ -38,6 +148,8 @@ const char* AgentEventKindName(AgentEventKind k) {
       return "container_oom_killed";
     case AgentEventKind::kProtocolError:
       return "protocol_error";
+    case AgentEventKind::kContainerHealth:
+      return "container_health";
     case AgentEventKind::kDisconnected:
       return "disconnected";
   }
@@ -101,6 +213,9 @@ void ToProto(const ContainerSpec& in, v1::CreateContainerRequest* out) {
     file->set_mode(f.mode);
   }
   out->set_address(in.address);
+  if (in.health_check.kind != HealthCheck::Kind::kNone) {
+    ToProto(in.health_check, out->mutable_health_check());
+  }
 }
 
 ContainerSpec FromProto(const v1::CreateContainerRequest& in) {
@@ -122,6 +237,7 @@ ContainerSpec FromProto(const v1::CreateContainerRequest& in) {
     out.files.push_back({f.path(), f.content(), f.mode()});
   }
   out.address = in.address();
+  if (in.has_health_check()) out.health_check = FromProto(in.health_check());
   return out;
 }
 
@@ -149,6 +265,8 @@ void ToProto(const ContainerInfo& in, v1::ContainerInfo* out) {
   out->set_started_unix_ms(ToUnixMs(in.started));
   out->set_finished_unix_ms(ToUnixMs(in.finished));
   out->set_address(in.address);
+  out->set_health(ToProto(in.health));
+  out->set_health_message(in.health_message);
 }
 
 ContainerInfo FromProto(const v1::ContainerInfo& in) {
@@ -175,6 +293,8 @@ ContainerInfo FromProto(const v1::ContainerInfo& in) {
   out.started = FromUnixMs(in.started_unix_ms());
   out.finished = FromUnixMs(in.finished_unix_ms());
   out.address = in.address();
+  out.health = FromProto(in.health());
+  out.health_message = in.health_message();
   return out;
 }
 
@@ -266,6 +386,9 @@ void ToProto(const AgentEvent& in, v1::Event* out) {
     case AgentEventKind::kContainerOomKilled:
       out->set_kind(v1::EVENT_KIND_CONTAINER_OOM_KILLED);
       break;
+    case AgentEventKind::kContainerHealth:
+      out->set_kind(v1::EVENT_KIND_CONTAINER_HEALTH);
+      break;
     case AgentEventKind::kProtocolError:
     case AgentEventKind::kDisconnected:
       out->set_kind(v1::EVENT_KIND_PROTOCOL_ERROR);
@@ -292,6 +415,9 @@ AgentEvent FromProto(const v1::Event& in) {
       break;
     case v1::EVENT_KIND_CONTAINER_OOM_KILLED:
       out.kind = AgentEventKind::kContainerOomKilled;
+      break;
+    case v1::EVENT_KIND_CONTAINER_HEALTH:
+      out.kind = AgentEventKind::kContainerHealth;
       break;
     default:
       out.kind = AgentEventKind::kProtocolError;

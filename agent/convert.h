@@ -14,6 +14,14 @@ absl::Status FromProto(const v1::Status& status);
 void ToProto(const AgentHello& in, v1::HelloResponse* out);
 AgentHello FromProto(const v1::HelloResponse& in);
 
+void ToProto(const HealthCheck& in, v1::HealthCheck* out);
+HealthCheck FromProto(const v1::HealthCheck& in);
+v1::Health ToProto(Health h);
+Health FromProto(v1::Health h);
+// The message of a kContainerHealth event: HealthName(health), and when
+// kUnhealthy ": " and `reason`. Shared by the agent and FakeAgent.
+std::string HealthEventMessage(Health health, absl::string_view reason);
+
 void ToProto(const ContainerSpec& in, v1::CreateContainerRequest* out);
 ContainerSpec FromProto(const v1::CreateContainerRequest& in);
 

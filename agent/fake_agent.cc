@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/convert.h"
 #include "agent/validation.h"
 
 namespace nest::agent {
@@ -124,6 +125,7 @@ absl::StatusOr<ContainerInfo> FakeAgent::CreateContainer(
 
 absl::StatusOr<ContainerInfo> FakeAgent::StartContainer(absl::string_view id) {
   ContainerInfo info;
+  std::vector<AgentEvent> events;
   {
     absl::MutexLock lock(&mu_);
     NEST_RETURN_IF_ERROR(Enter());
@@ -137,10 +139,21 @@ absl::StatusOr<ContainerInfo> FakeAgent::StartContainer(absl::string_view id) {
     }
     i.state = ContainerState::kRunning;
     i.started = Tick(&time_ms_);
+    events.push_back(AgentEvent{AgentEventKind::kContainerStarted, i.id, 0,
+                                i.started, "", std::nullopt});
+    if (it->second.spec.health_check.kind != HealthCheck::Kind::kNone) {
+      // As the agent: starting, then (here at once) the first verdict.
+      i.health = auto_healthy_ ? Health::kHealthy : Health::kStarting;
+      i.health_message.clear();
+      if (auto_healthy_) {
+        events.push_back(AgentEvent{
+            AgentEventKind::kContainerHealth, i.id, 0, Tick(&time_ms_),
+            HealthEventMessage(i.health, ""), std::nullopt});
+      }
+    }
     info = i;
   }
-  Emit({AgentEvent{AgentEventKind::kContainerStarted, info.id, 0, info.started,
-                   "", std::nullopt}});
+  Emit(events);
   return info;
 }
 
@@ -353,6 +366,50 @@ absl::Status FakeAgent::AppendOutput(absl::string_view id,
   it->second.output.append(data.data(), data.size());
   changed_.SignalAll();
   return absl::OkStatus();
+}
+
+absl::Status FakeAgent::SetHealth(absl::string_view id, Health health,
+                                  std::string message) {
+  if (health != Health::kHealthy && health != Health::kUnhealthy) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "health must be healthy or unhealthy, got ", HealthName(health)));
+  }
+  AgentEvent event;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = containers_.find(std::string(id));
+    if (it == containers_.end()) return NotFound(id);
+    ContainerInfo& i = it->second.info;
+    if (i.state != ContainerState::kRunning ||
+        it->second.spec.health_check.kind == HealthCheck::Kind::kNone) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "container ", id, " must be running with a health check, it is ",
+          ContainerStateName(i.state)));
+    }
+    if (health == Health::kHealthy) message.clear();
+    const bool changed = i.health != health;
+    i.health = health;
+    i.health_message = message;
+    if (!changed) return absl::OkStatus();
+    event.kind = AgentEventKind::kContainerHealth;
+    event.container_id = i.id;
+    event.time = Tick(&time_ms_);
+    event.message = HealthEventMessage(health, message);
+  }
+  Emit({event});
+  return absl::OkStatus();
+}
+
+void FakeAgent::SetAutoHealthy(bool auto_healthy) {
+  absl::MutexLock lock(&mu_);
+  auto_healthy_ = auto_healthy;
+}
+
+absl::StatusOr<ContainerSpec> FakeAgent::SpecOf(absl::string_view id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end()) return NotFound(id);
+  return it->second.spec;
 }
 
 void FakeAgent::SetExecResult(ExecResult result) {

@@ -8,6 +8,11 @@
 // until the test calls SimulateExit. Events go to the handler synchronously,
 // on the thread that caused them, after the fake's lock is released.
 // Thread-safe.
+//
+// Health checks are not run: a container started with one becomes kHealthy
+// at once (with a kContainerHealth "healthy" event after its
+// kContainerStarted) while auto_healthy is on, the default; with it off it
+// stays kStarting until the test calls SetHealth.
 #pragma once
 
 #include <map>
@@ -64,6 +69,20 @@ class FakeAgent : public AgentApi {
                                           absl::string_view data);
   // Result of every later Exec/GuestExec.
   void SetExecResult(ExecResult result);
+  // Whether containers started later with a health check are healthy at
+  // once (true, the default) or stay kStarting until SetHealth.
+  void SetAutoHealthy(bool auto_healthy);
+  // What the agent does when a running container's check reaches a
+  // verdict: sets its health (kHealthy or kUnhealthy) and health_message
+  // (`message` when unhealthy, empty when healthy) and, when the health
+  // changed, emits kContainerHealth. NOT_FOUND for an unknown id,
+  // FAILED_PRECONDITION when it is not running or has no check,
+  // INVALID_ARGUMENT for kNone or kStarting.
+  [[nodiscard]] absl::Status SetHealth(absl::string_view id, Health health,
+                                       std::string message = "");
+  // The spec a container was created with (health check included).
+  [[nodiscard]] absl::StatusOr<ContainerSpec> SpecOf(
+      absl::string_view id) const;
   bool powered_off() const;
   // The last configuration ConfigureNetwork accepted (nullopt: none yet), and
   // how many it accepted.
@@ -96,6 +115,7 @@ class FakeAgent : public AgentApi {
   std::set<std::string> images_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Container> containers_ ABSL_GUARDED_BY(mu_);
   ExecResult exec_result_ ABSL_GUARDED_BY(mu_);
+  bool auto_healthy_ ABSL_GUARDED_BY(mu_) = true;
   std::optional<GuestNetwork> network_ ABSL_GUARDED_BY(mu_);
   uint64_t network_configs_ ABSL_GUARDED_BY(mu_) = 0;
   EventHandler handler_ ABSL_GUARDED_BY(mu_);

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 
 namespace nest::agent {
 namespace {
@@ -110,22 +111,49 @@ absl::Status FakeRuntime::Delete(const std::string& id) {
 
 absl::StatusOr<ExecResult> FakeRuntime::Exec(
     const std::string& id, const std::vector<std::string>& args,
-    const ExecOptions& /*options*/) {
-  absl::MutexLock lock(&mu_);
-  auto it = containers_.find(id);
-  if (it == containers_.end()) return NotFound(id);
-  if (!it->second.running) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("container ", id, " is not running"));
-  }
+    const ExecOptions& options) {
   ExecResult r;
-  if (!args.empty() && args[0] == "echo") {
-    std::vector<std::string> words(args.begin() + 1, args.end());
-    r.output = absl::StrJoin(words, " ") + "\n";
-  } else if (args.size() > 1 && args[0] == "exit") {
-    if (!absl::SimpleAtoi(args[1], &r.exit_code)) r.exit_code = 1;
+  int sleep_ms = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return NotFound(id);
+    if (!it->second.running) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("container ", id, " is not running"));
+    }
+    ++execs_;
+    const std::string program = args.empty() ? "" : args[0];
+    auto set = exec_results_.find(program);
+    if (set != exec_results_.end()) return set->second;
+    if (program == "echo") {
+      std::vector<std::string> words(args.begin() + 1, args.end());
+      r.output = absl::StrJoin(words, " ") + "\n";
+    } else if (args.size() > 1 && program == "exit") {
+      if (!absl::SimpleAtoi(args[1], &r.exit_code)) r.exit_code = 1;
+    } else if (args.size() > 1 && program == "sleep-ms") {
+      if (!absl::SimpleAtoi(args[1], &sleep_ms)) sleep_ms = 0;
+    }
   }
+  // Like a real process: it takes its time, outside the fake's lock.
+  absl::Duration d = absl::Milliseconds(sleep_ms);
+  if (d > options.timeout) {
+    d = options.timeout;
+    r.timed_out = true;
+    r.exit_code = 128 + SIGKILL;
+  }
+  if (d > absl::ZeroDuration()) absl::SleepFor(d);
   return r;
+}
+
+void FakeRuntime::SetExecResult(const std::string& program, ExecResult result) {
+  absl::MutexLock lock(&mu_);
+  exec_results_[program] = std::move(result);
+}
+
+uint64_t FakeRuntime::execs() const {
+  absl::MutexLock lock(&mu_);
+  return execs_;
 }
 
 absl::StatusOr<ContainerStats> FakeRuntime::Stats(const std::string& id) {

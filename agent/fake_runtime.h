@@ -10,9 +10,12 @@
 //   {"fail-create"}      Create fails with INTERNAL
 //   anything else        runs like "sleep"
 //
-// Exec of {"echo", ...} prints its words; {"exit", "N"} returns N; anything
-// else returns 0 with empty output. Exits are reported synchronously from
-// Start or Kill, after the fake's lock is released. Thread-safe.
+// Exec of {"echo", ...} prints its words; {"exit", "N"} returns N;
+// {"sleep-ms", "N"} takes N ms (at most the exec's timeout, then it has
+// timed out) and returns 0; a program given to SetExecResult returns that
+// result; anything else returns 0 with empty output. Exits are reported
+// synchronously from Start or Kill, after the fake's lock is released.
+// Thread-safe.
 #pragma once
 
 #include <map>
@@ -43,6 +46,12 @@ class FakeRuntime : public ContainerRuntime {
                                   const ExecOptions& options) override;
   absl::StatusOr<ContainerStats> Stats(const std::string& id) override;
 
+  // Every later Exec of `program` (args[0]) returns `result`, in any
+  // running container.
+  void SetExecResult(const std::string& program, ExecResult result);
+  // Number of Exec calls made on a running container so far.
+  uint64_t execs() const;
+
   // Appends output as if the container's process wrote it.
   [[nodiscard]] absl::Status Emit(const std::string& id,
                                   absl::string_view data);
@@ -70,6 +79,8 @@ class FakeRuntime : public ContainerRuntime {
   mutable absl::Mutex mu_;
   ExitCallback on_exit_;
   std::map<std::string, Fake> containers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ExecResult> exec_results_ ABSL_GUARDED_BY(mu_);
+  uint64_t execs_ ABSL_GUARDED_BY(mu_) = 0;
   int next_pid_ ABSL_GUARDED_BY(mu_) = 100;
 };
 

@@ -56,7 +56,80 @@ bool ValidHostName(absl::string_view name) {
   return true;
 }
 
+absl::Status BadDuration(absl::string_view field, absl::string_view rule,
+                         absl::Duration got) {
+  return absl::InvalidArgumentError(absl::StrCat("health_check.", field,
+                                                 " must be ", rule, ", got ",
+                                                 absl::FormatDuration(got)));
+}
+
+bool ValidHttpPath(absl::string_view path) {
+  if (path.empty() || path[0] != '/' || path.size() > 2048) return false;
+  // It goes into the request line as is.
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+absl::Status ValidateHealthCheck(const HealthCheck& c) {
+  using Kind = HealthCheck::Kind;
+  switch (c.kind) {
+    case Kind::kNone:
+      return absl::OkStatus();
+    case Kind::kExec:
+      if (c.exec.empty() || c.exec[0].empty()) {
+        return absl::InvalidArgumentError(
+            "health_check.exec must name the program to run when kind is "
+            "exec, got none");
+      }
+      break;
+    case Kind::kHttp:
+      if (!ValidHttpPath(c.path)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "health_check.path must start with '/' and have no spaces or "
+            "control characters (at most 2048 bytes), got ",
+            QuoteForMessage(c.path)));
+      }
+      [[fallthrough]];
+    case Kind::kTcp:
+      if (c.port < 1 || c.port > 65535) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "health_check.port must be between 1 and 65535, got ", c.port));
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("health_check.kind must be exec, tcp or http, got ",
+                       static_cast<int>(c.kind)));
+  }
+  if (c.initial_delay < absl::ZeroDuration() ||
+      c.initial_delay > kMaxHealthPeriod) {
+    return BadDuration("initial_delay", "between 0 and 1h", c.initial_delay);
+  }
+  if (c.period < kMinHealthPeriod || c.period > kMaxHealthPeriod) {
+    return BadDuration("period", "between 10ms and 1h", c.period);
+  }
+  if (c.timeout < absl::Milliseconds(1) || c.timeout > c.period) {
+    return BadDuration("timeout",
+                       absl::StrCat("at least 1ms and at most the period (",
+                                    absl::FormatDuration(c.period), ")"),
+                       c.timeout);
+  }
+  if (c.failure_threshold < 1 || c.failure_threshold > kMaxHealthThreshold) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("health_check.failure_threshold must be between 1 and ",
+                     kMaxHealthThreshold, ", got ", c.failure_threshold));
+  }
+  if (c.success_threshold < 1 || c.success_threshold > kMaxHealthThreshold) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("health_check.success_threshold must be between 1 and ",
+                     kMaxHealthThreshold, ", got ", c.success_threshold));
+  }
+  return absl::OkStatus();
+}
 
 bool ParseIpv4(absl::string_view text, uint32_t* out) {
   std::vector<absl::string_view> parts = absl::StrSplit(text, '.');
@@ -179,6 +252,7 @@ absl::Status ValidateSpec(const ContainerSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         "stop_grace_s must be at most 3600, got ", spec.stop_grace_s));
   }
+  NEST_RETURN_IF_ERROR(ValidateHealthCheck(spec.health_check));
   // The same rules as the control plane's: a path that escapes the
   // container's root, or lands on /proc, must never reach crun.
   std::vector<ContainerFileView> files;

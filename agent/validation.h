@@ -4,6 +4,7 @@
 #pragma once
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "agent/types.h"
 #include "core/status.h"
 
@@ -16,6 +17,20 @@ namespace nest::agent {
 // 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'.
 [[nodiscard]] absl::Status ValidateContainerId(absl::string_view field,
                                                absl::string_view id);
+
+// Bounds of a HealthCheck: a period in [kMinHealthPeriod, kMaxHealthPeriod]
+// (the initial delay at most the maximum too), thresholds in
+// [1, kMaxHealthThreshold].
+inline constexpr absl::Duration kMinHealthPeriod = absl::Milliseconds(10);
+inline constexpr absl::Duration kMaxHealthPeriod = absl::Hours(1);
+inline constexpr int kMaxHealthThreshold = 1000;
+
+// A container's health check: nothing more when kind is kNone; otherwise
+// exec names a program (kExec), port is 1..65535 (kTcp, kHttp), path starts
+// with '/' and has no spaces or control characters (kHttp), 0 <=
+// initial_delay, 1ms <= timeout <= period, and the bounds above. Messages
+// name the field as "health_check.<field>".
+[[nodiscard]] absl::Status ValidateHealthCheck(const HealthCheck& check);
 
 // Every field of a CreateContainer request.
 [[nodiscard]] absl::Status ValidateSpec(const ContainerSpec& spec);

@@ -217,6 +217,45 @@ TEST_CASE(
     CHECK(!std::filesystem::exists(ro.bundle_root + "/files"));
   }
 
+  SUBCASE("exec and HTTP health checks probe the real containers") {
+    // Exec: fails until the file exists, then passes.
+    ContainerSpec app = Busybox("app", {"sleep", "300"});
+    app.health_check.kind = HealthCheck::Kind::kExec;
+    app.health_check.exec = {"sh", "-c", "test -f /tmp/ready"};
+    app.health_check.period = absl::Seconds(1);
+    app.health_check.timeout = absl::Seconds(1);
+    app.health_check.failure_threshold = 1;
+    // HTTP: busybox httpd in the guest's namespace, so on 127.0.0.1.
+    int port = 20000 + (::getpid() + 1) % 10000;
+    ContainerSpec web = Busybox(
+        "hweb", {"httpd", "-f", "-p", absl::StrCat(port), "-h", "/www"});
+    web.health_check.kind = HealthCheck::Kind::kHttp;
+    web.health_check.port = port;
+    web.health_check.path = "/index.html";
+    web.health_check.period = absl::Milliseconds(200);
+    web.health_check.timeout = absl::Milliseconds(200);
+    web.health_check.failure_threshold = 100;  // while httpd comes up
+    REQUIRE(c.RunContainer(app).ok());
+    REQUIRE(c.RunContainer(web).ok());
+    auto health = [&](const std::string& id, size_t n) {
+      auto e = events.WaitForCount(AgentEventKind::kContainerHealth, id, n,
+                                   absl::Seconds(30));
+      REQUIRE(e.size() == n);
+      return e.back().message;
+    };
+    CHECK(health("hweb", 1) == "healthy");
+    CHECK(health("app", 1) == "unhealthy: exit 1");
+    auto r = c.Exec("app", {"sh", "-c", "echo > /tmp/ready"}, {});
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    CHECK(health("app", 2) == "healthy");
+    for (const char* id : {"app", "hweb"}) {
+      REQUIRE(c.KillContainer(id, SIGKILL).ok());
+      REQUIRE(events.WaitFor(AgentEventKind::kContainerExited, id,
+                             absl::Seconds(30)));
+      CHECK(c.DeleteContainer(id).ok());
+    }
+  }
+
   SUBCASE("the host disconnects and reconnects; the container keeps running") {
     MustCreate(c, Busybox("bg", {"sleep", "300"}));
     REQUIRE(c.StartContainer("bg").ok());

@@ -130,6 +130,87 @@ TEST_CASE("FakeAgent shutdown stops containers and powers off") {
   CHECK(absl::IsUnavailable(agent.Hello().status()));
 }
 
+ContainerSpec WithCheck(const std::string& id) {
+  ContainerSpec spec = Spec(id, {"sleep"});
+  spec.health_check.kind = HealthCheck::Kind::kHttp;
+  spec.health_check.port = 8080;
+  spec.health_check.path = "/healthz";
+  return spec;
+}
+
+TEST_CASE("FakeAgent marks checked containers healthy at start by default") {
+  FakeAgent agent;
+  EventRecorder events;
+  agent.SetEventHandler(events.Handler());
+  REQUIRE(agent.PutImage(kDigestA, "").ok());
+  auto c = agent.RunContainer(WithCheck("web"));
+  REQUIRE(c.ok());
+  CHECK(c->health == Health::kHealthy);
+  CHECK(agent.SpecOf("web")->health_check == WithCheck("web").health_check);
+  auto all = events.All();
+  REQUIRE(all.size() == 2);  // started, then the first verdict
+  CHECK(all[0].kind == AgentEventKind::kContainerStarted);
+  CHECK(all[1].kind == AgentEventKind::kContainerHealth);
+  CHECK(all[1].container_id == "web");
+  CHECK(all[1].message == "healthy");
+  CHECK(all[1].time > all[0].time);
+  // Without a check: no health, no event.
+  auto plain = agent.RunContainer(Spec("plain", {"sleep"}));
+  REQUIRE(plain.ok());
+  CHECK(plain->health == Health::kNone);
+  CHECK(events.Count(AgentEventKind::kContainerHealth) == 1);
+  // Invalid checks are refused like the agent does.
+  ContainerSpec bad = WithCheck("bad");
+  bad.health_check.port = 0;
+  CHECK(absl::IsInvalidArgument(agent.CreateContainer(bad).status()));
+}
+
+TEST_CASE("FakeAgent: with auto_healthy off, SetHealth gives the verdicts") {
+  FakeAgent agent;
+  agent.SetAutoHealthy(false);
+  EventRecorder events;
+  agent.SetEventHandler(events.Handler());
+  REQUIRE(agent.PutImage(kDigestA, "").ok());
+  auto c = agent.RunContainer(WithCheck("web"));
+  REQUIRE(c.ok());
+  CHECK(c->health == Health::kStarting);
+  CHECK(events.Count(AgentEventKind::kContainerHealth) == 0);
+
+  REQUIRE(agent.SetHealth("web", Health::kUnhealthy, "exit 1: down").ok());
+  auto st = agent.ContainerStatus("web");
+  CHECK(st->health == Health::kUnhealthy);
+  CHECK(st->health_message == "exit 1: down");
+  auto e = events.WaitFor(AgentEventKind::kContainerHealth, "web",
+                          absl::ZeroDuration());
+  REQUIRE(e.has_value());
+  CHECK(e->message == "unhealthy: exit 1: down");
+  // The same health with a new reason: updated, but no event.
+  REQUIRE(agent.SetHealth("web", Health::kUnhealthy, "exit 2").ok());
+  CHECK(agent.ListContainers()->at(0).health_message == "exit 2");
+  CHECK(events.Count(AgentEventKind::kContainerHealth) == 1);
+  REQUIRE(agent.SetHealth("web", Health::kHealthy, "ignored").ok());
+  st = agent.ContainerStatus("web");
+  CHECK(st->health == Health::kHealthy);
+  CHECK(st->health_message.empty());
+  CHECK(events.Count(AgentEventKind::kContainerHealth) == 2);
+  CHECK(events.All().back().message == "healthy");
+
+  CHECK(absl::IsNotFound(agent.SetHealth("nope", Health::kHealthy)));
+  CHECK(absl::IsInvalidArgument(agent.SetHealth("web", Health::kStarting)));
+  REQUIRE(agent.RunContainer(Spec("plain", {"sleep"})).ok());
+  CHECK(absl::IsFailedPrecondition(agent.SetHealth("plain", Health::kHealthy)));
+  // Exited: the last verdict stays, and no more verdicts come.
+  REQUIRE(agent.KillContainer("web", SIGKILL).ok());
+  CHECK(agent.ContainerStatus("web")->health == Health::kHealthy);
+  CHECK(absl::IsFailedPrecondition(agent.SetHealth("web", Health::kUnhealthy)));
+  // Re-created under the same id: starting over.
+  REQUIRE(agent.DeleteContainer("web").ok());
+  c = agent.RunContainer(WithCheck("web"));
+  REQUIRE(c.ok());
+  CHECK(c->health == Health::kStarting);
+  CHECK(agent.SpecOf("nope").status().code() == absl::StatusCode::kNotFound);
+}
+
 TEST_CASE("ten thousand FakeAgents are cheap") {
   std::vector<std::unique_ptr<FakeAgent>> agents;
   absl::Time start = absl::Now();

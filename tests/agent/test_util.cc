@@ -114,6 +114,27 @@ std::optional<AgentEvent> EventRecorder::WaitFor(
   return found;
 }
 
+std::vector<AgentEvent> EventRecorder::WaitForCount(
+    AgentEventKind kind, const std::string& container_id, size_t n,
+    absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  std::vector<AgentEvent> found;
+  auto enough = [&]() {
+    found.clear();
+    for (const auto& e : events_) {
+      if (e.kind == kind && e.container_id == container_id) found.push_back(e);
+    }
+    return found.size() >= n;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  return found;
+}
+
+std::vector<AgentEvent> EventRecorder::All() const {
+  absl::MutexLock lock(&mu_);
+  return events_;
+}
+
 size_t EventRecorder::Count(AgentEventKind kind) const {
   absl::MutexLock lock(&mu_);
   size_t n = 0;

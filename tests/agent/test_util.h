@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +67,13 @@ class EventRecorder {
                                     const std::string& container_id,
                                     absl::Duration timeout);
   size_t Count(AgentEventKind kind) const;
+  // Waits until `n` events of `kind` for `container_id` arrived; returns
+  // those that did by then, in order.
+  std::vector<AgentEvent> WaitForCount(AgentEventKind kind,
+                                       const std::string& container_id,
+                                       size_t n, absl::Duration timeout);
+  // Every event so far, in arrival order.
+  std::vector<AgentEvent> All() const;
 
  private:
   mutable absl::Mutex mu_;
