@@ -308,6 +308,7 @@ std::string RenderTable(const std::vector<nest::v1::Container>& items,
         [](const C& c) { return absl::StrCat(c.restarts()); }},
        {"IMAGE", true, [](const C& c) { return Or(c.image()); }},
        {"IP", true, [](const C& c) { return Or(c.address()); }},
+       {"HEALTH", true, [](const C& c) { return Or(c.health()); }},
        {"EXIT", true,
         [](const C& c) {
           if (c.state() != nest::v1::CONTAINER_STATE_SUCCEEDED &&
