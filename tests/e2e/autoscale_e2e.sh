@@ -89,12 +89,13 @@ def write(path, text):
 
 cmd, args = sys.argv[1], sys.argv[2:]
 if cmd == "containers":
-    # containers WORKLOAD: NAME STATE RESTARTS IMAGE VM START per line.
+    # containers WORKLOAD: NAME STATE RESTARTS IMAGE VM START HEALTH per
+    # line.
     for c in items(sys.stdin.read()):
         if c.get("workload") == args[0]:
             print(c["name"], short(c.get("state")), c.get("restarts", 0),
                   c.get("image") or "-", c.get("vm") or "-",
-                  c.get("start_time") or "-")
+                  c.get("start_time") or "-", c.get("health") or "-")
 elif cmd == "vms":
     # vms GROUP: NAME STATE per line.
     for v in items(sys.stdin.read()):
@@ -158,7 +159,7 @@ EOF
 Q=(python3 "$WORK/q.py")
 
 # replicas [STATE]: the httpd replicas (only those in STATE), one per line:
-# NAME STATE RESTARTS IMAGE VM START.
+# NAME STATE RESTARTS IMAGE VM START HEALTH.
 replicas() {
   "${CTL[@]}" get containers -o json | "${Q[@]}" containers httpd |
     awk -v s="${1:-}" 's == "" || $2 == s'
@@ -275,6 +276,11 @@ spec:
   command: ["/bin/sh", "-c", "httpd -f -p 8080 -h /www & trap 'sleep 1; kill $!' TERM; wait $!"]
   ports:
     - {name: http, container_port: 8080}
+  # Run by the agent in each guest: a replica joins the VIP once it
+  # answers, not as soon as its process runs.
+  health_check:
+    http: {port: 8080, path: /}
+    period_s: 1
 EOF
 # httpd_spec IMAGE REPLICAS: the workload's spec file.
 httpd_spec() {
@@ -292,6 +298,9 @@ t=$EPOCHREALTIME
 "${CTL[@]}" apply -f "$(httpd_spec httpd 2)" --no-wait >/dev/null
 wait_for 300 "2 running replicas" n_running 2
 T_GROW=$(since "$t")
+# n_healthy N: N replicas whose agent reports their health check passing.
+n_healthy() { [ "$(replicas running | awk '$7 == "healthy"' | count)" -eq "$1" ]; }
+wait_for 30 "2 replicas passing their HTTP health check" n_healthy 2
 n_vms 2 || fail "group web has $(group_vms | tr '\n' ' ') for 2 replicas, want exactly 2 running VMs"
 [ "$(replicas | awk '{print $5}' | sort -u | count)" -eq 2 ] ||
   fail "the 2 replicas share a VM: $(replicas | tr '\n' ' ')"
@@ -307,13 +316,14 @@ load_more 5
 t=$EPOCHREALTIME
 "${CTL[@]}" scale workload httpd 1 >/dev/null
 wait_for 60 "1 replica" n_running 1
-# The host sends the VIP's packets to whichever VM answered its ARP first
-# (every guest holds the VIP); the VM left spare is drained after the
-# cooldown. Point the host at the spare VM, so the shrink always takes the
-# path through the VM that goes away, not only when it won that race.
+# Every guest holds the VIP and answers ARP for it, so host clients must
+# not depend on the neighbour entry (the VM that answered may be the one
+# drained): nestd DNATs the VIP in its host table. To prove it, point the
+# host's neighbour entry for the VIP at the spare VM, which goes away after
+# the cooldown; no request may fail.
 SPARE=$(group_vms | awk '{print $1}' | grep -Fxv "$(replicas | awk '{print $5}')")
 [ "$(echo "$SPARE" | count)" -eq 1 ] || fail "want one spare VM, got '$SPARE'"
-BRIDGE=$(ip neigh show "$VIP" | awk '{print $3}')
+BRIDGE=$(ip route get "$VIP" | grep -oE 'dev [^ ]+' | awk '{print $2}')
 MAC=$("${VIRSH[@]}" domiflist "nest-$SPARE" | grep -oE '([0-9a-f]{2}:){5}[0-9a-f]{2}' || true)
 [ -n "$BRIDGE" ] && [ -n "$MAC" ] || fail "no bridge ('$BRIDGE') or MAC ('$MAC') for the VIP"
 ip neigh replace "$VIP" dev "$BRIDGE" lladdr "$MAC" nud reachable
