@@ -197,17 +197,17 @@ TEST_CASE("golden table, wide, json and yaml outputs") {
   r = d.Nestctl({"get", "containers", "-o", "wide"});
   CHECK(r.out ==
         "NAME      WORKLOAD   STATE     VM      HOST    RESTARTS   IMAGE   "
-        "IP   EXIT   STARTED                MESSAGE\n"
+        "IP   HEALTH   EXIT   STARTED                MESSAGE\n"
         "hello-0   hello      running   web-1   local   0          hello   "
-        "-    -      2026-01-01T00:01:00Z\n"
+        "-    -        -      2026-01-01T00:01:00Z\n"
         "hello-1   hello      running   web-1   local   0          hello   "
-        "-    -      2026-01-01T00:01:00Z\n"
+        "-    -        -      2026-01-01T00:01:00Z\n"
         "hello-2   hello      running   web-1   local   0          hello   "
-        "-    -      2026-01-01T00:01:00Z\n"
+        "-    -        -      2026-01-01T00:01:00Z\n"
         "httpd-0   httpd      running   web-1   local   0          httpd   "
-        "-    -      2026-01-01T00:01:00Z\n"
+        "-    -        -      2026-01-01T00:01:00Z\n"
         "httpd-1   httpd      running   web-1   local   0          httpd   "
-        "-    -      2026-01-01T00:01:00Z\n");
+        "-    -        -      2026-01-01T00:01:00Z\n");
   r = d.Nestctl({"get", "hosts", "-o", "wide"});
   CHECK(r.out ==
         "NAME    STATE   VMS   CPU   MEMORY      ACCEL   URI              "
@@ -369,7 +369,7 @@ TEST_CASE("local validation errors: exit 2, one line per field, no RPC") {
                      "  spec.resourcez: unknown field (expected one of: "
                      "image, command, args, env, resources, replicas, "
                      "restart_policy, ports, isolation, priority, group, "
-                     "stop_grace_s, max_unavailable, secret_env, files) "
+                     "stop_grace_s, max_unavailable, secret_env, files, health_check) "
                      "(document "
                      "1, Workload web, line 6)\n",
                      "  spec.replicas: must be between 0 and 10000, got -1 "
