@@ -96,9 +96,9 @@ TEST_CASE("container, host and stats tables") {
         "hello-0   hello      succeeded   web-1   local   0\n");
   CHECK(RenderTable(std::vector{c}, true) ==
         "NAME      WORKLOAD   STATE       VM      HOST    RESTARTS   IMAGE   "
-        "IP           EXIT   STARTED   MESSAGE\n"
+        "IP           HEALTH   EXIT   STARTED   MESSAGE\n"
         "hello-0   hello      succeeded   web-1   local   0          hello   "
-        "10.88.0.64   0      -\n");
+        "10.88.0.64   -        0      -\n");
 
   nest::v1::Host h;
   h.mutable_meta()->set_name("local");
