@@ -29,6 +29,21 @@ void CheckValid(const Bins& bins, const std::vector<PackItem>& items,
   CHECK(seen.size() == items.size());
 }
 
+// PackBins, FFD and BFD are valid; PackBins is no worse than either and no
+// better than the lower bound.
+void CheckAgainstBaselines(const std::vector<PackItem>& items,
+                           const Resources& cap) {
+  Bins ours = PackBins(items, cap);
+  Bins ffd = FirstFitDecreasing(items, cap);
+  Bins bfd = BestFitDecreasing(items, cap);
+  CheckValid(ours, items, cap);
+  CheckValid(ffd, items, cap);
+  CheckValid(bfd, items, cap);
+  CHECK(ours.size() <= ffd.size());
+  CHECK(ours.size() <= bfd.size());
+  CHECK(static_cast<int>(ours.size()) >= BinsLowerBound(items, cap));
+}
+
 TEST_CASE("packing is valid, within bounds and never worse than FFD") {
   Resources cap = Resources::Of(1000, 1000, 1000);
   for (uint64_t seed = 1; seed <= 12; ++seed) {
@@ -40,15 +55,7 @@ TEST_CASE("packing is valid, within bounds and never worse than FFD") {
       if (rng.Uniform(10) == 0) it.conflict = static_cast<int>(rng.Uniform(3));
       if (rng.Uniform(50) == 0) it.alone = true;
     }
-    Bins ours = PackBins(items, cap);
-    Bins ffd = FirstFitDecreasing(items, cap);
-    Bins bfd = BestFitDecreasing(items, cap);
-    CheckValid(ours, items, cap);
-    CheckValid(ffd, items, cap);
-    CheckValid(bfd, items, cap);
-    CHECK(ours.size() <= ffd.size());
-    CHECK(ours.size() <= bfd.size());
-    CHECK(static_cast<int>(ours.size()) >= BinsLowerBound(items, cap));
+    CheckAgainstBaselines(items, cap);
   }
 }
 
@@ -67,15 +74,7 @@ TEST_CASE("packing replica bursts (few item classes) is valid and tight") {
     }
     std::vector<PackItem> items(2000 + rng.Uniform(2000));
     for (PackItem& it : items) it = kinds[rng.Uniform(kinds.size())];
-    Bins ours = PackBins(items, cap);
-    Bins ffd = FirstFitDecreasing(items, cap);
-    Bins bfd = BestFitDecreasing(items, cap);
-    CheckValid(ours, items, cap);
-    CheckValid(ffd, items, cap);
-    CheckValid(bfd, items, cap);
-    CHECK(ours.size() <= ffd.size());
-    CHECK(ours.size() <= bfd.size());
-    CHECK(static_cast<int>(ours.size()) >= BinsLowerBound(items, cap));
+    CheckAgainstBaselines(items, cap);
   }
 }
 
