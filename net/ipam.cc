@@ -41,7 +41,42 @@ absl::Status ValidateIpamConfig(const IpamConfig& config) {
         absl::StrCat("must be between network_prefix_length + 2 (", net + 2,
                      ") and ", kMaxNetworkPrefixLength, ", got ", block));
   }
+  IpamConfig others = config;
+  others.host_pools.clear();
+  for (const auto& [host, host_pool] : config.host_pools) {
+    // Each against the ones before it: an overlap is reported once.
+    const std::string field =
+        absl::StrCat("host_pools[", QuoteForMessage(host), "]");
+    errors.Check(field, ValidateHostPool(others, host, host_pool, field));
+    others.host_pools.emplace(host, host_pool);
+  }
   return errors.ToStatus();
+}
+
+absl::Status ValidateHostPool(const IpamConfig& config, absl::string_view host,
+                              const Ipv4Prefix& pool, absl::string_view field) {
+  auto refuse = [&](absl::string_view why) {
+    FieldErrors errors;
+    errors.Add(field, why);
+    return errors.ToStatus();
+  };
+  if (pool.length() > kMaxNetworkPrefixLength) {
+    return refuse(absl::StrCat("must be a prefix of length ",
+                               kMaxNetworkPrefixLength, " or shorter, got ",
+                               pool.ToString()));
+  }
+  if (pool.Overlaps(config.pool)) {
+    return refuse(absl::StrCat(pool.ToString(), " overlaps net.pool ",
+                               config.pool.ToString()));
+  }
+  for (const auto& [other, p] : config.host_pools) {
+    if (other != host && pool.Overlaps(p)) {
+      return refuse(absl::StrCat(pool.ToString(), " overlaps the pool ",
+                                 p.ToString(), " of host ",
+                                 QuoteForMessage(other)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::string_view AllocationKindName(AllocationKind kind) {
@@ -94,14 +129,69 @@ std::string DescribeAllocation(const Allocation& a) {
   return "";
 }
 
+Ipam::Ipam(const IpamConfig& config) : config_(config), subnets_(config.pool) {
+  for (const auto& [host, pool] : config.host_pools) {
+    host_subnets_.emplace(host, PrefixSet(pool));
+  }
+}
+
 absl::StatusOr<Ipam> Ipam::Create(const IpamConfig& config) {
   NEST_RETURN_IF_ERROR(ValidateIpamConfig(config));
   return Ipam(config);
 }
 
-void Ipam::AddNetwork(const std::string& network, const Ipv4Prefix& subnet) {
-  subnets_.Insert(subnet, network);
+PrefixSet* Ipam::SubnetsOf(absl::string_view host_pool) {
+  if (host_pool.empty()) return &subnets_;
+  auto it = host_subnets_.find(host_pool);
+  return it == host_subnets_.end() ? nullptr : &it->second;
+}
+
+const PrefixSet::Entry* Ipam::FindSubnet(const Ipv4Prefix& p) const {
+  if (const PrefixSet::Entry* e = subnets_.FindOverlap(p)) return e;
+  for (const auto& [host, subnets] : host_subnets_) {
+    if (const PrefixSet::Entry* e = subnets.FindOverlap(p)) return e;
+  }
+  return nullptr;
+}
+
+std::vector<Ipv4Prefix> Ipam::AddressSpace() const {
+  std::vector<Ipv4Prefix> out = {config_.pool};
+  for (const auto& [host, pool] : config_.host_pools) out.push_back(pool);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::Status Ipam::SetHostPool(absl::string_view host, const Ipv4Prefix& pool) {
+  NEST_RETURN_IF_ERROR(CheckOwner("host", host));
+  if (auto it = config_.host_pools.find(host); it != config_.host_pools.end()) {
+    if (it->second == pool) return absl::OkStatus();
+  }
+  NEST_RETURN_IF_ERROR(ValidateHostPool(config_, host, pool, "pool"));
+  NEST_RETURN_IF_ERROR(RemoveHostPool(host));
+  config_.host_pools.emplace(std::string(host), pool);
+  host_subnets_.emplace(std::string(host), PrefixSet(pool));
+  return absl::OkStatus();
+}
+
+absl::Status Ipam::RemoveHostPool(absl::string_view host) {
+  auto it = host_subnets_.find(host);
+  if (it == host_subnets_.end()) return absl::OkStatus();
+  if (it->second.size() > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the pool ", it->second.range().ToString(), " of host ",
+                     QuoteForMessage(host), " still holds ", it->second.size(),
+                     " network subnet(s); release them first"));
+  }
+  host_subnets_.erase(it);
+  config_.host_pools.erase(config_.host_pools.find(host));
+  return absl::OkStatus();
+}
+
+void Ipam::AddNetwork(const std::string& network, const std::string& host_pool,
+                      const Ipv4Prefix& subnet) {
+  SubnetsOf(host_pool)->Insert(subnet, network);
   Network& n = networks_[network];
+  n.host_pool = host_pool;
   n.subnet = subnet;
   n.used = PrefixSet(subnet);
   const std::string who = QuoteForMessage(network);
@@ -113,21 +203,37 @@ void Ipam::AddNetwork(const std::string& network, const Ipv4Prefix& subnet) {
                 absl::StrCat("network ", who, " broadcast address"));
 }
 
-absl::StatusOr<Ipv4Prefix> Ipam::AllocateNetwork(absl::string_view network) {
+absl::StatusOr<Ipv4Prefix> Ipam::AllocateNetwork(absl::string_view network,
+                                                 absl::string_view host_pool) {
   NEST_RETURN_IF_ERROR(CheckOwner("network", network));
+  auto where = [](absl::string_view host) {
+    return host.empty()
+               ? std::string("net.pool")
+               : absl::StrCat("the pool of host ", QuoteForMessage(host));
+  };
   if (auto it = networks_.find(network); it != networks_.end()) {
-    return it->second.subnet;
+    if (it->second.host_pool == host_pool) return it->second.subnet;
+    return absl::AlreadyExistsError(absl::StrCat(
+        "network ", QuoteForMessage(network), " holds ",
+        it->second.subnet.ToString(), " of ", where(it->second.host_pool),
+        ", not of ", where(host_pool), "; release it first"));
+  }
+  PrefixSet* subnets = SubnetsOf(host_pool);
+  if (subnets == nullptr) {
+    return absl::NotFoundError(absl::StrCat("host ", QuoteForMessage(host_pool),
+                                            " has no pool for network ",
+                                            QuoteForMessage(network)));
   }
   std::optional<Ipv4Prefix> subnet =
-      subnets_.LowestFree(config_.network_prefix_length);
+      subnets->LowestFree(config_.network_prefix_length);
   if (!subnet) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("net.pool ", config_.pool.ToString(), " has no free /",
-                     config_.network_prefix_length, " subnet for network ",
-                     QuoteForMessage(network), " (", subnets_.size(),
-                     " networks hold subnets)"));
+        absl::StrCat(where(host_pool), " ", subnets->range().ToString(),
+                     " has no free /", config_.network_prefix_length,
+                     " subnet for network ", QuoteForMessage(network), " (",
+                     subnets->size(), " networks hold subnets)"));
   }
-  AddNetwork(std::string(network), *subnet);
+  AddNetwork(std::string(network), std::string(host_pool), *subnet);
   return *subnet;
 }
 
@@ -147,7 +253,7 @@ absl::Status Ipam::ReleaseNetwork(absl::string_view network) {
         it->second.vips.size(), " service VIP(s) (e.g. service ",
         QuoteForMessage(*it->second.vips.begin()), "); release them first"));
   }
-  subnets_.Erase(it->second.subnet);
+  SubnetsOf(it->second.host_pool)->Erase(it->second.subnet);
   networks_.erase(it);
   return absl::OkStatus();
 }

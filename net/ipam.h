@@ -9,6 +9,11 @@
 // In every subnet the network address, the gateway (network + 1, the host's
 // bridge) and the broadcast address are never handed out.
 //
+// Hosts may bring pools of their own (IpamConfig::host_pools, like a
+// Kubernetes node's podCIDR): a network allocated in a host's pool takes its
+// subnet from there, with the same lengths, so the hosts' subnets can be
+// routed to each host instead of sharing one L2 segment.
+//
 // Allocation is deterministic: always the lowest free aligned range. A VM's
 // address and block are taken together or not at all. Asking again for an
 // owner that already holds an allocation returns the same answer (so a
@@ -42,13 +47,25 @@ struct IpamConfig {
   Ipv4Prefix pool = Ipv4Prefix::Containing(Ipv4Address::Of(10, 88, 0, 0), 14);
   int network_prefix_length = 20;
   int container_block_prefix_length = 26;
+  // Extra pools by host name (the `pool` of a store::Host). Each must be a
+  // /30 or shorter and overlap neither `pool` nor another host's pool.
+  std::map<std::string, Ipv4Prefix, std::less<>> host_pools = {};
 };
 
 // INVALID_ARGUMENT with a field violation for each bad setting: the pool must
 // be /30 or shorter, the network length between the pool's and 30, the block
 // length between network length + 2 and 30 (so blocks can exist beside the
-// reserved addresses).
+// reserved addresses); host pools as ValidateHostPool says.
 [[nodiscard]] absl::Status ValidateIpamConfig(const IpamConfig& config);
+
+// Whether `pool` may be host `host`'s pool beside `config` (its net.pool and
+// the other hosts' pools; `host`'s own entry there is ignored): a /30 or
+// shorter that overlaps none of them. INVALID_ARGUMENT with a violation of
+// `field`, e.g. "pool 10.88.0.0/16 overlaps net.pool 10.88.0.0/14".
+[[nodiscard]] absl::Status ValidateHostPool(const IpamConfig& config,
+                                            absl::string_view host,
+                                            const Ipv4Prefix& pool,
+                                            absl::string_view field);
 
 enum class AllocationKind {
   kNetwork,
@@ -104,19 +121,34 @@ class Ipam {
 
   // Rebuilds the state from persisted rows, in any order. INVALID_ARGUMENT
   // with one violation per bad row (field "allocations[i]"): overlapping
-  // rows (naming both owners), duplicate owners, networks outside the pool,
+  // rows (naming both owners), duplicate owners, networks outside net.pool
+  // and every host pool (a network lands in the pool that holds its row),
   // VM rows outside every network or on a reserved address, and VMs missing
   // their address or block. Rows may use other lengths than the config (it
   // may have changed since); new allocations use the config.
   [[nodiscard]] static absl::StatusOr<Ipam> Restore(
       const IpamConfig& config, const std::vector<Allocation>& rows);
 
-  // The subnet of `network`, allocating the lowest free one if it has none.
+  // The subnet of `network`, allocating the lowest free one if it has none:
+  // from net.pool, or from the pool of host `host_pool` when it is not
+  // empty. NOT_FOUND when that host has no pool; ALREADY_EXISTS when
+  // `network` holds a subnet of another pool.
   [[nodiscard]] absl::StatusOr<Ipv4Prefix> AllocateNetwork(
-      absl::string_view network);
+      absl::string_view network, absl::string_view host_pool = "");
   // Frees the subnet. OK when `network` holds none. FAILED_PRECONDITION
   // while VMs still hold addresses in it.
   [[nodiscard]] absl::Status ReleaseNetwork(absl::string_view network);
+
+  // Gives host `host` the pool `pool` (ValidateHostPool, field "pool"). OK
+  // when it already has it; FAILED_PRECONDITION when it has another one
+  // that networks still use.
+  [[nodiscard]] absl::Status SetHostPool(absl::string_view host,
+                                         const Ipv4Prefix& pool);
+  // Forgets host `host`'s pool. OK when it has none; FAILED_PRECONDITION
+  // while networks hold subnets in it.
+  [[nodiscard]] absl::Status RemoveHostPool(absl::string_view host);
+  // net.pool and every host pool, sorted: all tenants' address space.
+  std::vector<Ipv4Prefix> AddressSpace() const;
 
   // The lease of `vm` in `network`, allocating the lowest free address and
   // container block if it has none. NOT_FOUND when `network` has no subnet.
@@ -153,6 +185,7 @@ class Ipam {
 
  private:
   struct Network {
+    std::string host_pool;  // empty: net.pool
     Ipv4Prefix subnet;
     PrefixSet used;  // reserved addresses, VM addresses, blocks, VIPs
     std::set<VmId> vms;
@@ -169,15 +202,24 @@ class Ipam {
     Ipv4Address address;
   };
 
-  explicit Ipam(const IpamConfig& config)
-      : config_(config), subnets_(config.pool) {}
+  explicit Ipam(const IpamConfig& config);
 
-  // Records `subnet` for `network` with its reserved addresses.
-  void AddNetwork(const std::string& network, const Ipv4Prefix& subnet);
+  // Records `subnet` of the pool of `host_pool` (empty: net.pool) for
+  // `network` with its reserved addresses. Precondition: that pool's
+  // subnets hold room for it.
+  void AddNetwork(const std::string& network, const std::string& host_pool,
+                  const Ipv4Prefix& subnet);
+  // The subnets of host_pool's pool (empty: net.pool); null when there is no
+  // such pool.
+  PrefixSet* SubnetsOf(absl::string_view host_pool);
+  // The subnet entry (in any pool) overlapping `p`, or null.
+  const PrefixSet::Entry* FindSubnet(const Ipv4Prefix& p) const;
   VmLease LeaseOf(const VmEntry& e) const;
 
   IpamConfig config_;
-  PrefixSet subnets_;  // in the pool, labelled with the network's key
+  PrefixSet subnets_;  // in net.pool, labelled with the network's key
+  // In each host's pool, by host, labelled likewise.
+  std::map<std::string, PrefixSet, std::less<>> host_subnets_;
   std::map<std::string, Network, std::less<>> networks_;
   std::map<VmId, VmEntry> vms_;
   std::map<std::string, Owned, std::less<>> containers_;

@@ -22,6 +22,16 @@ std::string Show(const Allocation& row) {
                       QuoteForMessage(row.owner), " ", row.prefix.ToString());
 }
 
+// The host whose pool holds `p` ("" for net.pool); none when no pool does.
+std::optional<std::string> PoolHolding(const IpamConfig& config,
+                                       const Ipv4Prefix& p) {
+  if (config.pool.Contains(p)) return std::string();
+  for (const auto& [host, pool] : config.host_pools) {
+    if (pool.Contains(p)) return host;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 absl::StatusOr<Ipam> Ipam::Restore(const IpamConfig& config,
@@ -37,24 +47,31 @@ absl::StatusOr<Ipam> Ipam::Restore(const IpamConfig& config,
     const std::string field = RowField(i);
     if (row.owner.empty()) {
       errors.Add(field, absl::StrCat("must name its owner, got ", Show(row)));
-    } else if (ipam.networks_.contains(row.owner)) {
+      continue;
+    }
+    if (ipam.networks_.contains(row.owner)) {
       errors.Add(field, absl::StrCat("network ", QuoteForMessage(row.owner),
                                      " holds more than one subnet"));
-    } else if (!config.pool.Contains(row.prefix) ||
-               row.prefix.length() > kMaxNetworkPrefixLength) {
-      errors.Add(field,
-                 absl::StrCat("must be a /", kMaxNetworkPrefixLength,
-                              " or shorter subnet inside net.pool ",
-                              config.pool.ToString(), ", got ", Show(row)));
+      continue;
+    }
+    const std::optional<std::string> pool = PoolHolding(config, row.prefix);
+    if (!pool || row.prefix.length() > kMaxNetworkPrefixLength) {
+      errors.Add(
+          field,
+          absl::StrCat("must be a /", kMaxNetworkPrefixLength,
+                       " or shorter subnet inside net.pool ",
+                       config.pool.ToString(),
+                       config.host_pools.empty() ? "" : " or a host's pool",
+                       ", got ", Show(row)));
     } else if (const PrefixSet::Entry* e =
-                   ipam.subnets_.FindOverlap(row.prefix)) {
+                   ipam.SubnetsOf(*pool)->FindOverlap(row.prefix)) {
       errors.Add(
           field,
           absl::StrCat("network ", QuoteForMessage(row.owner), " ",
                        row.prefix.ToString(), " overlaps network ",
                        QuoteForMessage(e->label), " ", e->prefix.ToString()));
     } else {
-      ipam.AddNetwork(row.owner, row.prefix);
+      ipam.AddNetwork(row.owner, *pool, row.prefix);
     }
   }
 
@@ -88,7 +105,7 @@ absl::StatusOr<Ipam> Ipam::Restore(const IpamConfig& config,
              absl::StrCat("a vm_address must be a /32, got ", Show(row)));
       continue;
     }
-    const PrefixSet::Entry* net = ipam.subnets_.FindOverlap(row.prefix);
+    const PrefixSet::Entry* net = ipam.FindSubnet(row.prefix);
     if (net == nullptr || !net->prefix.Contains(row.prefix) ||
         net->prefix == row.prefix) {
       refuse(
@@ -164,7 +181,7 @@ absl::StatusOr<Ipam> Ipam::Restore(const IpamConfig& config,
                                      AllocationKindName(row.kind)));
       continue;
     }
-    const PrefixSet::Entry* net = ipam.subnets_.FindOverlap(row.prefix);
+    const PrefixSet::Entry* net = ipam.FindSubnet(row.prefix);
     if (net == nullptr) {
       errors.Add(field, absl::StrCat("must lie inside a network's subnet, got ",
                                      Show(row)));

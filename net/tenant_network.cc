@@ -77,8 +77,9 @@ absl::StatusOr<vmm::NwFilterSpec> TenantFilterSpec(
   for (const Ipv4Prefix& s : subnets) {
     spec.allowed.push_back({s.first().ToString(), s.length()});
   }
-  const Ipv4Prefix& pool = ipam.config().pool;
-  spec.isolated.push_back({pool.first().ToString(), pool.length()});
+  for (const Ipv4Prefix& space : ipam.AddressSpace()) {
+    spec.isolated.push_back({space.first().ToString(), space.length()});
+  }
   return spec;
 }
 

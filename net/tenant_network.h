@@ -39,8 +39,8 @@ std::string TenantObjectKey(absl::string_view installation,
 [[nodiscard]] absl::StatusOr<std::vector<Ipv4Prefix>> TenantSubnets(
     const Ipam& ipam, const std::vector<std::string>& tenant_networks);
 
-// The filter every VM interface of `tenant` references: its subnets
-// allowed, the rest of the pool dropped.
+// The filter every VM interface of `tenant` references: its subnets (on
+// every host) allowed, the rest of net.pool and of every host pool dropped.
 [[nodiscard]] absl::StatusOr<vmm::NwFilterSpec> TenantFilterSpec(
     const Ipam& ipam, absl::string_view installation, absl::string_view tenant,
     const std::vector<std::string>& tenant_networks);
