@@ -191,6 +191,9 @@ control::GroupSpecInput FromProto(const v1::VmGroupSpec& s) {
   in.desired_vms = s.desired_vms();
   in.scale_up_cooldown_s = s.scale_up_cooldown_s();
   in.scale_down_cooldown_s = s.scale_down_cooldown_s();
+  in.target_cpu_percent = s.target_cpu_percent();
+  in.target_memory_percent = s.target_memory_percent();
+  in.utilization_tolerance_percent = s.utilization_tolerance_percent();
   return in;
 }
 
@@ -293,6 +296,10 @@ v1::VmGroupSpec SpecOf(const store::VmGroup& g) {
       static_cast<int32_t>(absl::ToInt64Seconds(g.scale_up_cooldown)));
   s.set_scale_down_cooldown_s(
       static_cast<int32_t>(absl::ToInt64Seconds(g.scale_down_cooldown)));
+  s.set_target_cpu_percent(static_cast<int32_t>(g.target_cpu_percent));
+  s.set_target_memory_percent(static_cast<int32_t>(g.target_memory_percent));
+  s.set_utilization_tolerance_percent(
+      static_cast<int32_t>(g.utilization_tolerance_percent));
   return s;
 }
 

@@ -328,6 +328,12 @@ std::vector<FieldViolation> ValidateVmGroup(
              &out);
   CheckRange("spec.scale_down_cooldown_s", s.scale_down_cooldown_s(), 0, 86400,
              &out);
+  // 0 is off (for the tolerance: the default, 10).
+  CheckRange("spec.target_cpu_percent", s.target_cpu_percent(), 0, 100, &out);
+  CheckRange("spec.target_memory_percent", s.target_memory_percent(), 0, 100,
+             &out);
+  CheckRange("spec.utilization_tolerance_percent",
+             s.utilization_tolerance_percent(), 0, 100, &out);
   return out;
 }
 

@@ -85,6 +85,8 @@ struct HostInput {
 // A group's scale-down cooldown when its spec says 0: VMs are not drained
 // for less than this after a scale-up (or the group's creation).
 inline constexpr absl::Duration kDefaultScaleDownCooldown = absl::Minutes(5);
+// A group's utilization_tolerance_percent when the spec gives 0.
+inline constexpr int64_t kDefaultUtilizationTolerance = 10;
 
 struct GroupSpecInput {
   int64_t vcpus = 0;
@@ -98,6 +100,9 @@ struct GroupSpecInput {
   int64_t desired_vms = 0;  // 0: the autoscaler decides, at least min
   int64_t scale_up_cooldown_s = 0;
   int64_t scale_down_cooldown_s = 0;
+  int64_t target_cpu_percent = 0;             // 0: no target
+  int64_t target_memory_percent = 0;          // 0: no target
+  int64_t utilization_tolerance_percent = 0;  // 0: 10
 };
 
 struct PortInput {

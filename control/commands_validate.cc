@@ -1,6 +1,7 @@
 // Validation of user input into store objects, and the spec diffs Apply
 // shows. Field paths are the proto's, so a client can point at its input.
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -194,6 +195,26 @@ absl::StatusOr<store::VmGroup> BuildGroup(const TenantId& tenant,
              86400);
   CheckRange(errors, spec + "scale_down_cooldown_s", in.scale_down_cooldown_s,
              0, 86400);
+  for (auto [field, v] :
+       {std::pair{"target_cpu_percent", in.target_cpu_percent},
+        std::pair{"target_memory_percent", in.target_memory_percent}}) {
+    if (v < 0 || v > 100) {
+      errors.Add(spec + field,
+                 absl::StrCat("must be 0 (off) or 1..100, got ", v));
+    }
+  }
+  if (in.utilization_tolerance_percent < 0 ||
+      in.utilization_tolerance_percent > 100) {
+    errors.Add(
+        spec + "utilization_tolerance_percent",
+        absl::StrCat("must be 0 (", kDefaultUtilizationTolerance,
+                     ") or 1..100, got ", in.utilization_tolerance_percent));
+  }
+  g.target_cpu_percent = in.target_cpu_percent;
+  g.target_memory_percent = in.target_memory_percent;
+  g.utilization_tolerance_percent = in.utilization_tolerance_percent == 0
+                                        ? kDefaultUtilizationTolerance
+                                        : in.utilization_tolerance_percent;
   g.min_size = in.min_vms;
   g.max_size = in.max_vms;
   g.desired_size = in.desired_vms;
@@ -348,6 +369,9 @@ void CopyGroupSpec(const store::VmGroup& from, store::VmGroup& to) {
   to.desired_size = from.desired_size;
   to.scale_up_cooldown = from.scale_up_cooldown;
   to.scale_down_cooldown = from.scale_down_cooldown;
+  to.target_cpu_percent = from.target_cpu_percent;
+  to.target_memory_percent = from.target_memory_percent;
+  to.utilization_tolerance_percent = from.utilization_tolerance_percent;
 }
 
 void CopyWorkloadSpec(const store::Workload& from, store::Workload& to) {
@@ -399,6 +423,13 @@ std::vector<std::string> DiffGroups(const store::VmGroup& a,
   DiffField(d, "scale_down_cooldown_s",
             absl::StrCat(absl::ToInt64Seconds(a.scale_down_cooldown)),
             absl::StrCat(absl::ToInt64Seconds(b.scale_down_cooldown)));
+  DiffField(d, "target_cpu_percent", absl::StrCat(a.target_cpu_percent),
+            absl::StrCat(b.target_cpu_percent));
+  DiffField(d, "target_memory_percent", absl::StrCat(a.target_memory_percent),
+            absl::StrCat(b.target_memory_percent));
+  DiffField(d, "utilization_tolerance_percent",
+            absl::StrCat(a.utilization_tolerance_percent),
+            absl::StrCat(b.utilization_tolerance_percent));
   return d;
 }
 

@@ -71,6 +71,10 @@ struct ControllerOptions {
   // Tenant networks (networking.h); none when null: VMs get no NIC and
   // containers share their guest's network. Must outlive the controller.
   Networking* network = nullptr;
+  // The latest usage of the running VMs (UsageSampler::Latest), for the
+  // groups' utilization targets (utilization.h); without it those targets
+  // are not acted on. Called from the reconcile loop.
+  std::function<UsageSample()> usage;
 };
 
 struct PassStats {
@@ -142,7 +146,8 @@ class Controller {
   // The autoscaler (controller_autoscale.cc). Scale-up is placement's: new
   // VMs for pending containers; these hold it during a group's cooldown
   // and record each decision. ScaleDown drains VMs whose containers fit in
-  // the group's other VMs, then removes them once empty.
+  // the group's other VMs, then removes them once empty; a group with a
+  // utilization target is resized by its VMs' load there instead.
   std::map<std::string, absl::Duration> HoldScaleUpsInCooldown(
       const store::Snapshot& s, PlacementInput& in) const;
   absl::Status RecordScaleUps(

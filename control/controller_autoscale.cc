@@ -8,7 +8,15 @@
 // old generation, within max_surge/max_unavailable), and the VM is removed
 // once nothing runs on it. Never below the group's minimum (or desired
 // size), never while the group has pending work, one drain at a time.
+//
+// A group with a utilization target (utilization.h) is sized by its VMs'
+// load instead of by packing, which would fight it (packing the load into
+// fewer VMs raises their utilization): a scale-up raises the group's
+// desired size, which placement then fills; a scale-down lowers it and
+// drains VMs through the same path, only those whose containers fit in the
+// group's other VMs.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "control/controller.h"
+#include "control/utilization.h"
 #include "placement/sizing.h"
 #include "placement/snapshot.h"
 #include "spdlog/spdlog.h"
@@ -33,6 +42,112 @@ absl::Time CooledAt(const store::VmGroup& g, absl::Duration cooldown) {
 
 std::string Shape(const store::VmGroup& g) {
   return absl::StrCat(g.vcpus, " vCPU/", g.memory_mib, " MiB");
+}
+
+bool HasUtilizationTarget(const store::VmGroup& g) {
+  return g.target_cpu_percent > 0 || g.target_memory_percent > 0;
+}
+
+// A sample this old no longer says how loaded the VMs are (the sampler
+// stopped or hangs): no utilization decision on it.
+constexpr absl::Duration kMaxUsageAge = absl::Minutes(2);
+
+UtilizationInput UtilizationInputOf(const store::VmGroup& g,
+                                    const std::vector<const store::Vm*>& vms,
+                                    bool waiting, const UsageSample& usage,
+                                    absl::Time now) {
+  UtilizationInput in;
+  in.target_cpu_percent = g.target_cpu_percent;
+  in.target_memory_percent = g.target_memory_percent;
+  in.tolerance_percent = g.utilization_tolerance_percent;
+  in.min_vms = g.min_size;
+  in.max_vms = g.max_size;
+  in.vms = static_cast<int64_t>(vms.size());
+  in.waiting = waiting;
+  in.now = now;
+  if (g.last_scaled_at != absl::InfinitePast()) {
+    in.up_allowed_at = g.last_scaled_at + g.scale_up_cooldown;
+  }
+  in.down_allowed_at = CooledAt(g, g.scale_down_cooldown);
+  // Loads measured before the group last changed size are not its load.
+  if (usage.at < now - kMaxUsageAge || usage.at < g.last_scaled_at) return in;
+  for (const store::Vm* vm : vms) {
+    auto it = std::lower_bound(
+        usage.vms.begin(), usage.vms.end(), vm->id,
+        [](const VmUsage& u, const VmId& id) { return u.vm < id; });
+    if (it != usage.vms.end() && it->vm == vm->id) {
+      in.loads.push_back(LoadOf(*it, g.vcpus));
+    }
+  }
+  return in;
+}
+
+absl::Status Cordon(store::WriteTx& tx, const std::vector<VmId>& vms) {
+  for (const VmId& id : vms) {
+    NEST_ASSIGN_OR_RETURN(store::Vm vm, tx.GetVm(id));
+    vm.cordoned = true;
+    NEST_RETURN_IF_ERROR(
+        tx.UpdateVm(vm, 0, {"Cordoned", "draining for scale-down"}).status());
+  }
+  return absl::OkStatus();
+}
+
+using GroupChange = std::function<absl::Status(store::WriteTx&)>;
+
+// Queues what `d` decided for group `g` of `vms` VMs: a scale-up raises
+// the group's desired size, which placement fills; a scale-down cordons up
+// to the surplus of the VMs `sized_down` finds removable (emptiest first;
+// their containers fit in the others) and lowers the desired size to what
+// is left. Each is an event on the group with the decision's reason.
+absl::Status ApplyUtilization(
+    const store::VmGroup& g, const UtilizationDecision& d, int64_t vms,
+    absl::Time now, const ControlMetrics* metrics,
+    const std::function<absl::StatusOr<placement::ScaleDown>()>& sized_down,
+    std::vector<GroupChange>& changes) {
+  if (d.desired == vms) {
+    spdlog::debug("group {}: utilization: {}", g.name.str(), d.reason);
+    return absl::OkStatus();
+  }
+  const bool up = d.desired > vms;
+  std::string why = d.reason;
+  std::vector<VmId> drain;
+  if (!up) {
+    NEST_ASSIGN_OR_RETURN(placement::ScaleDown down, sized_down());
+    const size_t surplus = static_cast<size_t>(vms - d.desired);
+    drain.assign(down.removable.begin(),
+                 down.removable.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                              surplus, down.removable.size())));
+    if (drain.empty()) {
+      spdlog::info(
+          "group {}: {}; held: no VM's containers fit in the group's others",
+          g.name.str(), why);
+      return absl::OkStatus();
+    }
+    std::vector<std::string> names;
+    for (const VmId& id : drain) names.push_back(id.str());
+    if (drain.size() < surplus) {
+      absl::StrAppend(&why, "; ", drain.size(), " of them can be emptied now");
+    }
+    absl::StrAppend(&why, "; draining ", absl::StrJoin(names, ", "));
+  }
+  spdlog::info("group {}: {}", g.name.str(), why);
+  const int64_t change =
+      up ? d.desired - vms : -static_cast<int64_t>(drain.size());
+  if (metrics != nullptr) {
+    metrics->scale_decisions->With({g.name.str(), up ? "up" : "down"})
+        .Inc(static_cast<double>(up ? change : -change));
+  }
+  changes.push_back([tenant = g.tenant, name = g.name, now, why, up,
+                     size = vms + change, drain](store::WriteTx& tx) {
+    NEST_ASSIGN_OR_RETURN(store::VmGroup row, tx.GetGroup(tenant, name));
+    row.last_scaled_at = now;
+    row.desired_size = up ? std::max(row.desired_size, size)
+                          : std::min(row.desired_size, size);
+    NEST_RETURN_IF_ERROR(
+        tx.UpdateGroup(row, 0, {up ? "ScaledUp" : "ScaleDown", why}).status());
+    return Cordon(tx, drain);
+  });
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -198,7 +313,30 @@ absl::Status Controller::ScaleDown(const store::Snapshot& s) {
   const bool check = now >= next_scale_down_check_;
   if (check) next_scale_down_check_ = now + kScaleDownCheck;
   std::optional<placement::Snapshot> snap;
-  PlacementInput in;
+  std::optional<UsageSample> usage;
+  auto sized_down =
+      [&](const std::string& key) -> absl::StatusOr<placement::ScaleDown> {
+    if (!snap) {
+      PlacementInput in = BuildPlacementInput(
+          s, {options_.vmm_overhead_mib, options_.host_reserved});
+      // A group sized by utilization may shrink below its desired size
+      // (which its own scale-ups raised) down to its minimum.
+      std::map<std::string, int64_t> by_load;  // group key -> min_vms
+      for (const store::VmGroup& g : s.groups) {
+        if (options_.usage && HasUtilizationTarget(g)) {
+          by_load[ScopedKey(g.tenant, g.name.str())] = g.min_size;
+        }
+      }
+      for (placement::Group& pg : in.state.groups) {
+        auto floor = by_load.find(pg.id.str());
+        if (floor != by_load.end()) {
+          pg.min_vms = static_cast<int>(floor->second);
+        }
+      }
+      NEST_ASSIGN_OR_RETURN(snap, placement::Snapshot::Build(in.state));
+    }
+    return placement::SizeScaleDown(*snap, GroupId(key), rng_);
+  };
   std::map<std::string, absl::Time> underused;
   for (const store::VmGroup& g : s.groups) {
     if (!check) break;
@@ -207,16 +345,19 @@ absl::Status Controller::ScaleDown(const store::Snapshot& s) {
     bool settled = std::all_of(vms.begin(), vms.end(), [](const store::Vm* v) {
       return !v->cordoned && v->observed == store::VmObservedState::kRunning;
     });
-    if (g.max_size == 0 || waiting.count(key) || vms.empty() || !settled) {
+    if (g.max_size == 0 || vms.empty() || !settled) continue;
+    if (options_.usage && HasUtilizationTarget(g)) {
+      if (!usage) usage = options_.usage();
+      const int64_t n = static_cast<int64_t>(vms.size());
+      NEST_RETURN_IF_ERROR(ApplyUtilization(
+          g,
+          DecideUtilization(
+              UtilizationInputOf(g, vms, waiting.count(key), *usage, now)),
+          n, now, options_.metrics, [&] { return sized_down(key); }, changes));
       continue;
     }
-    if (!snap) {
-      in = BuildPlacementInput(
-          s, {options_.vmm_overhead_mib, options_.host_reserved});
-      NEST_ASSIGN_OR_RETURN(snap, placement::Snapshot::Build(in.state));
-    }
-    NEST_ASSIGN_OR_RETURN(placement::ScaleDown down,
-                          placement::SizeScaleDown(*snap, GroupId(key), rng_));
+    if (waiting.count(key)) continue;
+    NEST_ASSIGN_OR_RETURN(placement::ScaleDown down, sized_down(key));
     if (down.removable.empty()) continue;
     // Hysteresis: the VMs must have been spare for a whole cooldown, so a
     // load that comes and goes faster than that never shrinks the group.
@@ -249,14 +390,7 @@ absl::Status Controller::ScaleDown(const store::Snapshot& s) {
       NEST_ASSIGN_OR_RETURN(store::VmGroup row, tx.GetGroup(tenant, name));
       row.last_scaled_at = now;
       NEST_RETURN_IF_ERROR(tx.UpdateGroup(row, 0, {"ScaleDown", why}).status());
-      for (const VmId& id : removable) {
-        NEST_ASSIGN_OR_RETURN(store::Vm vm, tx.GetVm(id));
-        vm.cordoned = true;
-        NEST_RETURN_IF_ERROR(
-            tx.UpdateVm(vm, 0, {"Cordoned", "draining for scale-down"})
-                .status());
-      }
-      return absl::OkStatus();
+      return Cordon(tx, removable);
     });
   }
   if (check) underused_since_ = std::move(underused);

@@ -254,7 +254,12 @@ absl::Status UsageSampler::SampleOnce() {
                     stats.status().ToString());
       continue;
     }
-    next.vms.push_back({vm.id, vm.tenant, vm.group, vm.host, *stats, 0});
+    VmUsage& usage = next.vms.emplace_back();
+    usage.vm = vm.id;
+    usage.tenant = vm.tenant;
+    usage.group = vm.group;
+    usage.host = vm.host;
+    usage.stats = *stats;
     auto agent = controller_.AgentFor(vm.id);
     if (!agent.ok()) continue;
     auto report = (*agent)->Stats("");
@@ -263,6 +268,10 @@ absl::Status UsageSampler::SampleOnce() {
                     report.status().ToString());
       continue;
     }
+    usage.memory_total_bytes =
+        static_cast<int64_t>(report->guest.memory_total_bytes);
+    usage.memory_available_bytes =
+        static_cast<int64_t>(report->guest.memory_available_bytes);
     for (const auto& cs : report->containers) {
       auto row = rows.find(cs.id);
       if (row == rows.end()) continue;  // not (or no longer) Nest's
@@ -295,6 +304,7 @@ absl::Status UsageSampler::SampleOnce() {
         continue;
       }
       v.cpu_cores = (v.stats.cpu_time_ns - it->stats.cpu_time_ns) / 1e9 / dt;
+      v.cpu_known = true;
     }
     for (auto& c : next.containers) {
       auto it = std::lower_bound(prev.containers.begin(), prev.containers.end(),

@@ -48,8 +48,13 @@ struct VmUsage {
   GroupId group;
   HostId host;
   vmm::VmStats stats;
-  // Average cores used between the last two samples (0 after the first).
+  // Average cores used between the last two samples; known from the
+  // second sample of a VM on (0 before).
   double cpu_cores = 0;
+  bool cpu_known = false;
+  // The guest's memory as its agent reports it; 0 when it did not answer.
+  int64_t memory_total_bytes = 0;
+  int64_t memory_available_bytes = 0;
 };
 
 struct ContainerUsage {

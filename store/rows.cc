@@ -253,6 +253,8 @@ void Row<VmGroup>::Bind(Stmt& s, const VmGroup& o) {
   s.BindInt(absl::ToInt64Milliseconds(o.scale_down_cooldown));
   BindTime(s, o.last_scaled_at);
   s.BindInt(o.target_cpu_percent);
+  s.BindInt(o.target_memory_percent);
+  s.BindInt(o.utilization_tolerance_percent);
 }
 
 absl::StatusOr<VmGroup> Row<VmGroup>::Read(const Stmt& s) {
@@ -273,6 +275,8 @@ absl::StatusOr<VmGroup> Row<VmGroup>::Read(const Stmt& s) {
   o.scale_down_cooldown = absl::Milliseconds(s.Int(12));
   o.last_scaled_at = ReadTime(s, 13);
   o.target_cpu_percent = s.Int(14);
+  o.target_memory_percent = s.Int(15);
+  o.utilization_tolerance_percent = s.Int(16);
   return o;
 }
 

@@ -76,7 +76,8 @@ struct Row<VmGroup> {
   static constexpr absl::string_view kCols =
       "tenant, name, vcpus, memory_mib, disk_mib, boot_image, placement, "
       "spread_label, min_size, max_size, desired_size, scale_up_cooldown_ms, "
-      "scale_down_cooldown_ms, last_scaled_ns, target_cpu_percent";
+      "scale_down_cooldown_ms, last_scaled_ns, target_cpu_percent, "
+      "target_memory_percent, utilization_tolerance_percent";
   static constexpr absl::string_view kKeyCols = "tenant, name";
   static constexpr absl::string_view kDependents = "VMs";
   static void Bind(Stmt& s, const VmGroup& o);

@@ -143,6 +143,15 @@ CREATE TABLE workload_revisions(
     ON DELETE CASCADE
 ) WITHOUT ROWID;
 )sql",
+    // 7: a VM group's memory utilization target (the CPU one was there
+    // from version 1) and how far the load may stray from its targets, in
+    // percent of the target.
+    R"sql(
+ALTER TABLE vm_groups ADD COLUMN target_memory_percent INTEGER NOT NULL
+  DEFAULT 0;
+ALTER TABLE vm_groups ADD COLUMN utilization_tolerance_percent INTEGER NOT NULL
+  DEFAULT 10;
+)sql",
 };
 
 absl::StatusOr<int64_t> PragmaInt(sqlite3* db, const char* sql) {

@@ -139,7 +139,11 @@ struct VmGroup {
   absl::Duration scale_up_cooldown = absl::ZeroDuration();
   absl::Duration scale_down_cooldown = absl::ZeroDuration();
   absl::Time last_scaled_at = absl::InfinitePast();
-  int64_t target_cpu_percent = 0;  // 0 = no utilization target
+  // Utilization targets (control/utilization.h): percent of the VMs' vCPUs
+  // and memory, 0 = none; the tolerance is in percent of the target.
+  int64_t target_cpu_percent = 0;
+  int64_t target_memory_percent = 0;
+  int64_t utilization_tolerance_percent = 10;
   Meta meta;
   friend bool operator==(const VmGroup&, const VmGroup&) = default;
 };

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -376,9 +377,18 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
   NEST_ASSIGN_OR_RETURN(api::ApiMetrics api_metrics,
                         api::ApiMetrics::Register(registry));
   copts.metrics = &control_metrics;
+  // The sampler reads VMs through the controller, and the controller's
+  // utilization targets read the sampler's last sample: set before the
+  // loop starts; the sampler object outlives the loop (Stop below).
+  std::atomic<const control::UsageSampler*> sampler{nullptr};
+  copts.usage = [&sampler] {
+    const control::UsageSampler* s = sampler.load();
+    return s == nullptr ? control::UsageSample{} : s->Latest();
+  };
   control::Controller controller(*store, *hosts, *provisioner, *agents, *images,
                                  clock, copts);
   control::UsageSampler usage(*store, controller, clock, cfg.usage_interval);
+  sampler = &usage;
   control::AddClusterCollector(registry, *store, &usage,
                                {copts.vmm_overhead_mib, copts.host_reserved});
   control::CommandsOptions cmd_opts;

@@ -209,6 +209,44 @@ TEST_CASE("groups: every bad field is named; update, stale generation, scale") {
   }
 }
 
+TEST_CASE("groups: utilization targets are checked, stored and shown") {
+  World w;
+  v1::VmGroupSpec bad = GroupSpec();
+  bad.set_target_cpu_percent(150);
+  bad.set_target_memory_percent(-1);
+  bad.set_utilization_tolerance_percent(101);
+  grpc::Status s = w.CreateGroup("web", bad);
+  REQUIRE(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Fields(s) ==
+        std::set<std::string>{"spec.target_cpu_percent",
+                              "spec.target_memory_percent",
+                              "spec.utilization_tolerance_percent"});
+  CHECK(absl::StrContains(
+      s.error_message(),
+      "spec.target_cpu_percent must be 0 (off) or 1..100, got 150"));
+
+  v1::VmGroupSpec spec = GroupSpec();
+  spec.set_target_cpu_percent(60);
+  v1::VmGroup g;
+  REQUIRE(w.CreateGroup("web", spec, &g).ok());
+  CHECK(g.spec().target_cpu_percent() == 60);
+  CHECK(g.spec().target_memory_percent() == 0);
+  CHECK(g.spec().utilization_tolerance_percent() == 10);  // the default
+
+  Ctx ctx;
+  v1::UpdateVmGroupRequest req;
+  req.set_name("web");
+  *req.mutable_spec() = spec;
+  req.mutable_spec()->set_target_cpu_percent(0);
+  req.mutable_spec()->set_target_memory_percent(75);
+  req.mutable_spec()->set_utilization_tolerance_percent(20);
+  v1::UpdateVmGroupResponse resp;
+  REQUIRE(w.c.groups->UpdateVmGroup(&ctx, req, &resp).ok());
+  CHECK(resp.group().spec().target_cpu_percent() == 0);
+  CHECK(resp.group().spec().target_memory_percent() == 75);
+  CHECK(resp.group().spec().utilization_tolerance_percent() == 20);
+}
+
 TEST_CASE(
     "group delete: refused while targeted, then VMs go and the row with them") {
   World w;

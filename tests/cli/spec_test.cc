@@ -87,6 +87,25 @@ spec:
   CHECK(s.ports(0).host_port() == 18080);
 }
 
+TEST_CASE("a group's utilization targets are read") {
+  auto parsed = ParseSpec(R"(kind: VmGroup
+name: web
+spec:
+  shape: {vcpus: 2, memory: 1Gi}
+  min_vms: 1
+  max_vms: 5
+  target_cpu_percent: 60
+  target_memory_percent: 75
+  utilization_tolerance_percent: 15
+)",
+                          "t");
+  REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
+  const auto& s = (*parsed)[0].group().spec();
+  CHECK(s.target_cpu_percent() == 60);
+  CHECK(s.target_memory_percent() == 75);
+  CHECK(s.utilization_tolerance_percent() == 15);
+}
+
 TEST_CASE("enum values are accepted short, dashed or in full") {
   for (const char* v : {"on_failure", "on-failure", "ON_FAILURE",
                         "RESTART_POLICY_ON_FAILURE"}) {
@@ -188,6 +207,10 @@ TEST_CASE("each validation error names its field path") {
        "spec.spread_label", "required when policy is spread"},
       {"negative cooldown", shape + "  scale_up_cooldown_s: -1\n",
        "spec.scale_up_cooldown_s", "between 0 and 86400"},
+      {"CPU target above 100", shape + "  target_cpu_percent: 150\n",
+       "spec.target_cpu_percent", "between 0 and 100, got 150"},
+      {"negative tolerance", shape + "  utilization_tolerance_percent: -5\n",
+       "spec.utilization_tolerance_percent", "between 0 and 100, got -5"},
       {"bad group name",
        "kind: VmGroup\nname: -web\nspec:\n"
        "  shape: {vcpus: 1, memory: 256Mi}\n",

@@ -81,21 +81,8 @@ struct Scaler : testing::SimParts {
     REQUIRE(snap.ok());
     return *std::move(snap);
   }
-  int Vms() {
-    int n = 0;
-    for (const auto& vm : Snap().vms) {
-      n += vm.desired == store::VmDesiredState::kRunning;
-    }
-    return n;
-  }
-  int Running() {
-    int n = 0;
-    for (const auto& c : Snap().containers) {
-      n += c.desired == ContainerDesiredState::kRunning &&
-           c.observed == ContainerObservedState::kRunning;
-    }
-    return n;
-  }
+  int Vms() { return testing::DesiredVms(Snap()); }
+  int Running() { return testing::RunningReplicas(Snap()); }
   std::string PendingMessage() {
     for (const auto& c : Snap().containers) {
       if (c.vm.empty()) return c.message;

@@ -102,6 +102,23 @@ inline absl::Status ScaleCarrying(store::Store& store, const std::string& name,
   });
 }
 
+// VMs meant to run (draining ones included), and replicas meant to run
+// that do.
+inline int DesiredVms(const store::Snapshot& s) {
+  int n = 0;
+  for (const auto& vm : s.vms)
+    n += vm.desired == store::VmDesiredState::kRunning;
+  return n;
+}
+inline int RunningReplicas(const store::Snapshot& s) {
+  int n = 0;
+  for (const auto& c : s.containers) {
+    n += c.desired == store::ContainerDesiredState::kRunning &&
+         c.observed == store::ContainerObservedState::kRunning;
+  }
+  return n;
+}
+
 // No host reservation: the simulated hosts' whole capacity is placeable.
 inline ControllerOptions TestControllerOptions() {
   ControllerOptions opts;

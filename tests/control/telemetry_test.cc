@@ -80,6 +80,11 @@ TEST_CASE("usage: totals, rates from two samples, and the exported families") {
   UsageSample first = c.usage->Latest();
   REQUIRE(first.vms.size() == 1);
   CHECK(first.vms[0].cpu_cores == 0);  // no earlier sample to compare with
+  CHECK_FALSE(first.vms[0].cpu_known);
+  // The guest's memory as its agent reports it (the fake: half in use).
+  CHECK(first.vms[0].memory_total_bytes > 0);
+  CHECK(first.vms[0].memory_available_bytes ==
+        first.vms[0].memory_total_bytes / 2);
   REQUIRE(first.containers.size() == 2);
 
   c.clock.Advance(absl::Seconds(10));
@@ -89,6 +94,7 @@ TEST_CASE("usage: totals, rates from two samples, and the exported families") {
   const VmUsage& vm = second.vms[0];
   // The simulated VM keeps 0.1 of its one vCPU busy.
   CHECK(vm.cpu_cores == doctest::Approx(0.1));
+  CHECK(vm.cpu_known);
   CHECK(vm.stats.cpu_time_ns > first.vms[0].stats.cpu_time_ns);
   CHECK(vm.group == GroupId("web"));
   CHECK(vm.host == HostId("h1"));

@@ -167,6 +167,75 @@ TEST_CASE("a version 1 file is migrated forward and keeps its data") {
   CHECK((*events)[0].request_id == "req-1");
 }
 
+TEST_CASE("an old group gets no memory target and a 10% tolerance (v7)") {
+  TempDir dir;
+  std::string path = dir.File("v1-group.db");
+  RawExec(path, kSchemaV1);
+  RawExec(path,
+          "INSERT INTO vm_groups VALUES ('acme', 'web', 2, 512, 1024, '', "
+          "'binpack', '', 1, 4, 0, 0, 300000, NULL, 70, 1, "
+          "1700000000000000000, 1700000000000000000);");
+  FakeClock clock;
+  {
+    auto store = MustOpen(path, clock);
+    REQUIRE(store
+                ->Write([](WriteTx& tx) -> absl::Status {
+                  NEST_ASSIGN_OR_RETURN(
+                      VmGroup g, tx.GetGroup(TenantId("acme"), GroupId("web")));
+                  CHECK(g.target_cpu_percent == 70);
+                  CHECK(g.target_memory_percent == 0);
+                  CHECK(g.utilization_tolerance_percent == 10);
+                  g.target_memory_percent = 80;
+                  g.utilization_tolerance_percent = 25;
+                  return tx.UpdateGroup(g, 0).status();
+                })
+                .ok());
+  }
+  auto store = MustOpen(path, clock);
+  REQUIRE(store
+              ->Read([](ReadTx& tx) -> absl::Status {
+                NEST_ASSIGN_OR_RETURN(
+                    VmGroup g, tx.GetGroup(TenantId("acme"), GroupId("web")));
+                CHECK(g.target_cpu_percent == 70);
+                CHECK(g.target_memory_percent == 80);
+                CHECK(g.utilization_tolerance_percent == 25);
+                return absl::OkStatus();
+              })
+              .ok());
+}
+
+TEST_CASE("an old host gets no pool of its own, and keeps one set (v8)") {
+  TempDir dir;
+  std::string path = dir.File("v1-host.db");
+  RawExec(path, kSchemaV1);
+  FakeClock clock;
+  {
+    auto store = MustOpen(path, clock);
+    REQUIRE(store
+                ->Write([](WriteTx& tx) -> absl::Status {
+                  NEST_ASSIGN_OR_RETURN(Host h, tx.GetHost(HostId("h1")));
+                  CHECK(h.pool.empty());  // net.pool, as before
+                  h.pool = "10.89.0.0/16";
+                  NEST_RETURN_IF_ERROR(tx.UpdateHost(h, 0).status());
+                  Host b = testing::MakeHost("b");
+                  b.pool = "10.90.0.0/16";
+                  return tx.CreateHost(b).status();
+                })
+                .ok());
+  }
+  auto store = MustOpen(path, clock);
+  REQUIRE(store
+              ->Read([](ReadTx& tx) -> absl::Status {
+                NEST_ASSIGN_OR_RETURN(Host h, tx.GetHost(HostId("h1")));
+                CHECK(h.pool == "10.89.0.0/16");
+                CHECK(h.labels.at("zone") == "a");
+                NEST_ASSIGN_OR_RETURN(Host b, tx.GetHost(HostId("b")));
+                CHECK(b.pool == "10.90.0.0/16");
+                return absl::OkStatus();
+              })
+              .ok());
+}
+
 TEST_CASE("a schema newer than the binary is refused with a clear error") {
   TempDir dir;
   std::string path = dir.File("future.db");
