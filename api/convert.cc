@@ -175,6 +175,7 @@ control::HostInput FromProto(const v1::CreateHostRequest& r) {
   in.name = r.name();
   in.uri = r.uri();
   for (const auto& [k, v] : r.labels()) in.labels[k] = v;
+  in.pool = r.pool();
   return in;
 }
 
@@ -276,6 +277,7 @@ v1::Host ToProto(const control::HostView& v) {
   out.set_hostname(fact("hostname"));
   out.set_message(fact("message"));
   out.set_vm_count(static_cast<int32_t>(v.vm_count));
+  out.set_pool(h.pool);
   return out;
 }
 

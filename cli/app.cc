@@ -273,6 +273,7 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
 
   // hosts
   std::string uri;
+  std::string pool;
   std::vector<std::string> labels;
   auto* host = app.add_subcommand("host", "manage hypervisor hosts");
   host->require_subcommand(1);
@@ -280,10 +281,13 @@ int RunNestctl(int argc, char** argv, std::istream& in, std::ostream& out,
   host_add->add_option("name", name, "host name")->required();
   host_add->add_option("--uri", uri, "libvirt URI, e.g. qemu:///system")
       ->required();
+  host_add->add_option("--pool", pool,
+                       "IPv4 CIDR for this host's VMs and containers, routed "
+                       "to it (default: nestd's net.pool)");
   host_add->add_option("--label", labels, "KEY=VALUE (repeatable)");
   host_add->callback([&] {
     run = [&]() -> absl::StatusOr<int> {
-      return ok(HostAdd(ctx, name, uri, labels));
+      return ok(HostAdd(ctx, name, uri, pool, labels));
     };
   });
   for (const char* verb : {"cordon", "uncordon", "drain"}) {

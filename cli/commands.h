@@ -93,8 +93,9 @@ absl::Status Logs(const Context& ctx, const std::string& container, bool follow,
 absl::StatusOr<int> Exec(const Context& ctx, const std::string& container,
                          const std::vector<std::string>& command);
 absl::Status Explain(const Context& ctx, const std::string& workload);
+// `pool`: the host's own IPv4 CIDR for its VMs and containers; empty: none.
 absl::Status HostAdd(const Context& ctx, const std::string& name,
-                     const std::string& uri,
+                     const std::string& uri, const std::string& pool,
                      const std::vector<std::string>& labels);
 // verb: "cordon", "uncordon" or "drain".
 absl::Status HostAction(const Context& ctx, const std::string& verb,

@@ -102,7 +102,7 @@ absl::Status Explain(const Context& ctx, const std::string& workload) {
 }
 
 absl::Status HostAdd(const Context& ctx, const std::string& name,
-                     const std::string& uri,
+                     const std::string& uri, const std::string& pool,
                      const std::vector<std::string>& labels) {
   std::vector<FieldViolation> bad;
   if (absl::Status s = ValidateName("name", name); !s.ok()) {
@@ -112,6 +112,7 @@ absl::Status HostAdd(const Context& ctx, const std::string& name,
   nest::v1::CreateHostRequest req;
   req.set_name(name);
   req.set_uri(uri);
+  req.set_pool(pool);
   for (const std::string& label : labels) {
     std::pair<std::string, std::string> kv =
         absl::StrSplit(label, absl::MaxSplits('=', 1));
@@ -127,7 +128,11 @@ absl::Status HostAdd(const Context& ctx, const std::string& name,
   NEST_RETURN_IF_ERROR(FromGrpc(
       ctx.client->hosts().CreateHost(ctx.client->Context().get(), req, &resp),
       absl::StrCat("add host ", name)));
-  *ctx.out << "host \"" << name << "\" added (" << resp.host().uri() << ")\n";
+  *ctx.out << "host \"" << name << "\" added (" << resp.host().uri()
+           << (resp.host().pool().empty()
+                   ? ""
+                   : absl::StrCat(", pool ", resp.host().pool()))
+           << ")\n";
   return absl::OkStatus();
 }
 

@@ -264,6 +264,7 @@ std::string RenderTable(const std::vector<nest::v1::Host>& items, bool wide) {
         }},
        {"ACCEL", true, [](const H& h) { return Or(h.accel()); }},
        {"URI", true, [](const H& h) { return h.uri(); }},
+       {"POOL", true, [](const H& h) { return Or(h.pool()); }},
        {"LABELS", true, [](const H& h) { return Labels(h.meta()); }},
        {"MESSAGE", true, [](const H& h) { return h.message(); }}},
       wide);

@@ -16,6 +16,24 @@ namespace nest::control {
 
 using namespace commands_internal;  // NOLINT: this file implements them
 
+namespace {
+
+// INVALID_ARGUMENT on field "pool" when `pool` overlaps net.pool or
+// another host's pool.
+absl::Status CheckHostPoolFree(store::ReadTx& tx, const net::IpamConfig& ipam,
+                               const std::string& host,
+                               const net::Ipv4Prefix& pool) {
+  NEST_ASSIGN_OR_RETURN(store::Page<store::Host> hosts, tx.ListHosts());
+  net::IpamConfig others = ipam;
+  for (const store::Host& h : hosts.items) {
+    absl::StatusOr<net::Ipv4Prefix> p = net::ParseIpv4Prefix("pool", h.pool);
+    if (p.ok()) others.host_pools[h.name.str()] = *p;
+  }
+  return net::ValidateHostPool(others, host, pool, "pool");
+}
+
+}  // namespace
+
 Commands::Commands(store::Store& store, Controller* controller,
                    ImageSource& images, Clock& clock, CommandsOptions options,
                    TenantId tenant)
@@ -246,12 +264,28 @@ absl::StatusOr<Written> Commands::CreateHost(const WriteMeta& m,
                  "keys must be 1-63 characters and values at most 255");
     }
   }
+  std::optional<net::Ipv4Prefix> pool;
+  if (!in.pool.empty()) {
+    absl::StatusOr<net::Ipv4Prefix> p = net::ParseIpv4Prefix("pool", in.pool);
+    errors.Check("pool", p.status());
+    if (p.ok()) pool = *p;
+  }
+  const net::IpamConfig& ipam = options_.ipam;
+  if (pool && pool->length() > ipam.network_prefix_length) {
+    errors.Add("pool", absl::StrCat("must be a /", ipam.network_prefix_length,
+                                    " or shorter, to hold a tenant subnet "
+                                    "(net.network_prefix_length), got ",
+                                    pool->ToString()));
+    pool.reset();
+  }
   NEST_RETURN_IF_ERROR(errors.ToStatus());
   return Mutate(m, [&](store::WriteTx& tx) -> absl::StatusOr<std::string> {
+    if (pool) NEST_RETURN_IF_ERROR(CheckHostPoolFree(tx, ipam, in.name, *pool));
     store::Host h;
     h.name = HostId(in.name);
     h.libvirt_uri = in.uri;
     h.labels = in.labels;
+    h.pool = in.pool;
     NEST_ASSIGN_OR_RETURN(store::Host created, tx.CreateHost(h));
     NEST_ASSIGN_OR_RETURN(HostView v, ViewHost(tx, created));
     return enc(v);

@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,7 @@
 #include "core/clock.h"
 #include "core/field_errors.h"
 #include "core/status.h"
+#include "net/ipam.h"
 #include "store/store.h"
 
 namespace nest::control {
@@ -80,6 +82,7 @@ struct HostInput {
   std::string name;
   std::string uri;
   store::Labels labels;
+  std::string pool;  // IPv4 CIDR; empty: net.pool
 };
 
 // A group's scale-down cooldown when its spec says 0: VMs are not drained
@@ -330,6 +333,9 @@ struct CommandsOptions {
   std::function<std::string(const VmId&)> console_log_path;
   // Must match the controller's, so Explain/DryRun see what it sees.
   PlacementParams placement;
+  // nestd's net settings (NetworkOptions::ipam): a host's pool must hold a
+  // tenant subnet and overlap neither net.pool nor another host's pool.
+  net::IpamConfig ipam;
   // Default and cap of GetConsoleLog's tail.
   int64_t console_tail_default = 64 * 1024;
   int64_t console_tail_max = 4 * 1024 * 1024;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "control/workload_health.h"
+#include "core/validate.h"
 #include "net/nft.h"
 #include "net/tenant_network.h"
 #include "spdlog/spdlog.h"
@@ -49,6 +50,17 @@ absl::StatusOr<std::vector<net::Allocation>> FromRows(
   return out;
 }
 
+// The IPAM key of `tenant`'s network in the pool of host `host`.
+std::string HostPoolNetwork(const TenantId& tenant, const HostId& host) {
+  // Names hold no '@', so this never collides with a tenant's own key.
+  return absl::StrCat(tenant.str(), "@", host.str());
+}
+
+absl::StatusOr<net::Ipv4Prefix> PoolOf(const store::Host& h) {
+  return net::ParseIpv4Prefix(
+      absl::StrCat("host ", QuoteForMessage(h.name.str()), " pool"), h.pool);
+}
+
 absl::StatusOr<net::L4Protocol> ProtocolOf(const std::string& name) {
   if (name == "tcp" || name.empty()) return net::L4Protocol::kTcp;
   if (name == "udp") return net::L4Protocol::kUdp;
@@ -78,14 +90,22 @@ absl::StatusOr<std::unique_ptr<Networking>> Networking::Create(
     store::Store& store, HostNetworkOps& ops, Clock& clock,
     NetworkOptions options) {
   std::vector<store::IpAllocationRow> rows;
+  store::Page<store::Host> hosts;
   NEST_RETURN_IF_ERROR(store.Read([&](store::ReadTx& tx) -> absl::Status {
     NEST_ASSIGN_OR_RETURN(rows, tx.ListIpAllocations());
+    NEST_ASSIGN_OR_RETURN(hosts, tx.ListHosts());
     return absl::OkStatus();
   }));
   NEST_ASSIGN_OR_RETURN(std::vector<net::Allocation> allocations,
                         FromRows(rows));
+  // The hosts' pools, so their rows restore into them.
+  net::IpamConfig config = options.ipam;
+  for (const store::Host& h : hosts.items) {
+    if (h.pool.empty()) continue;
+    NEST_ASSIGN_OR_RETURN(config.host_pools[h.name.str()], PoolOf(h));
+  }
   NEST_ASSIGN_OR_RETURN(net::Ipam ipam,
-                        net::Ipam::Restore(options.ipam, allocations));
+                        net::Ipam::Restore(config, allocations));
   return std::unique_ptr<Networking>(
       new Networking(store, ops, clock, std::move(options), std::move(ipam)));
 }
@@ -96,6 +116,16 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
     if (!st.ok()) errors.push_back(st.ToString());
   };
 
+  // Hosts' pools: a VM on a host with one takes its address there, in its
+  // tenant's network of that host.
+  std::set<std::string> pooled;
+  for (const auto& h : s.hosts) {
+    if (h.pool.empty()) continue;
+    pooled.insert(h.name.str());
+    absl::StatusOr<net::Ipv4Prefix> pool = PoolOf(h);
+    note(pool.ok() ? ipam_.SetHostPool(h.name.str(), *pool) : pool.status());
+  }
+
   // Leases: every VM row holds one until the row is gone, so a VM being
   // shut down keeps its address until its domain is.
   std::set<VmId> live_vms;
@@ -103,10 +133,20 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
   for (const auto& v : s.vms) {
     vms[v.id] = &v;
     live_vms.insert(v.id);
-    const std::string network = v.tenant.str();
-    if (!ipam_.FindVm(v.id)) {
+    const bool own_pool = pooled.contains(v.host.str());
+    const std::string network =
+        own_pool ? HostPoolNetwork(v.tenant, v.host) : v.tenant.str();
+    std::optional<net::VmLease> lease = ipam_.FindVm(v.id);
+    if (lease && lease->network != network &&
+        v.desired != VmDesiredState::kDeleted) {
+      // Placed on another host since: its address must be routed there.
+      ipam_.ReleaseVm(v.id);
+      lease.reset();
+    }
+    if (!lease) {
       if (v.desired == VmDesiredState::kDeleted) continue;
-      note(ipam_.AllocateNetwork(network).status());
+      note(ipam_.AllocateNetwork(network, own_pool ? v.host.str() : "")
+               .status());
       note(ipam_.AllocateVm(network, v.id).status());
     }
   }
@@ -166,11 +206,16 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
     if (!st.ok()) {
       // Nothing handed out may be used before it is on disk: go back to
       // what is, and try again next pass.
-      NEST_ASSIGN_OR_RETURN(ipam_,
-                            net::Ipam::Restore(options_.ipam, persisted_));
+      const net::IpamConfig config = ipam_.config();
+      NEST_ASSIGN_OR_RETURN(ipam_, net::Ipam::Restore(config, persisted_));
       return st;
     }
     persisted_ = std::move(now);
+  }
+  for (const auto& [host, pool] : net::IpamConfig(ipam_.config()).host_pools) {
+    // A deleted host's pool goes once its networks have (and after the
+    // rows that were in it are gone from disk).
+    if (!pooled.contains(host)) (void)ipam_.RemoveHostPool(host);
   }
 
   // Backends: replicas that run, pass their health check if there is one,
@@ -190,7 +235,8 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
   std::map<std::string, std::vector<std::string>> tenant_vips;
   net::HostRuleset host;
   host.table = options_.host_table;
-  host.internal = {ipam_.config().pool};
+  // Every pool: tenant traffic between hosts is routed, never NATed.
+  host.internal = ipam_.AddressSpace();
   std::map<std::string, std::string> vips;
   for (const auto& w : s.workloads) {
     const std::string key = WorkloadKey(w.tenant, w.name);
@@ -233,41 +279,62 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
   std::map<VmId, agent::GuestNetwork> guests;
   std::map<ContainerId, std::string> containers;
   std::map<HostId, HostPlan> wanted;
-  // What is the same for every VM of a tenant, built once per tenant.
+  // A tenant's networks: its own in net.pool and one per host with a pool.
+  std::map<std::string, std::vector<std::string>> tenant_networks;
+  for (const auto& a : ipam_.Allocations()) {
+    if (a.kind != net::AllocationKind::kNetwork) continue;
+    tenant_networks[a.owner.substr(0, a.owner.find('@'))].push_back(a.owner);
+  }
+  // What is the same for every VM of a tenant, built once per tenant: the
+  // guest table and the filter cover the tenant's subnets on every host.
   struct TenantObjects {
     std::string script;  // the guest table
-    vmm::NetworkSpec network;
     vmm::NwFilterSpec filter;
   };
   std::map<std::string, std::optional<TenantObjects>> per_tenant;
   auto objects_of =
-      [&](const std::string& tenant,
-          const net::VmLease& lease) -> const std::optional<TenantObjects>& {
+      [&](const std::string& tenant) -> const std::optional<TenantObjects>& {
     auto [it, fresh] = per_tenant.try_emplace(tenant);
     if (!fresh) return it->second;
     net::GuestRuleset& rs = rulesets[tenant];
-    rs.tenant_subnets = {lease.subnet};
-    rs.tenant_space = {ipam_.config().pool};
+    absl::StatusOr<std::vector<net::Ipv4Prefix>> subnets =
+        net::TenantSubnets(ipam_, tenant_networks[tenant]);
+    if (!subnets.ok()) {
+      note(subnets.status());
+      return it->second;
+    }
+    rs.tenant_subnets = *subnets;
+    rs.tenant_space = ipam_.AddressSpace();
     absl::StatusOr<std::string> script = net::GuestRulesetScript(rs);
-    absl::StatusOr<vmm::NetworkSpec> network = net::HostNetworkSpec(
-        ipam_, options_.installation, tenant, {}, options_.forward);
-    absl::StatusOr<vmm::NwFilterSpec> filter =
-        net::TenantFilterSpec(ipam_, options_.installation, tenant, {tenant});
-    if (!script.ok() || !network.ok() || !filter.ok()) {
+    absl::StatusOr<vmm::NwFilterSpec> filter = net::TenantFilterSpec(
+        ipam_, options_.installation, tenant, tenant_networks[tenant]);
+    if (!script.ok() || !filter.ok()) {
       note(script.status());
-      note(network.status());
       note(filter.status());
       return it->second;
     }
-    it->second = TenantObjects{*script, *network, *filter};
+    it->second = TenantObjects{*script, *filter};
+    return it->second;
+  };
+  // The libvirt network of each IPAM network, on the hosts its VMs are on.
+  std::map<std::string, std::optional<vmm::NetworkSpec>> per_network;
+  auto network_of = [&](const std::string& network)
+      -> const std::optional<vmm::NetworkSpec>& {
+    auto [it, fresh] = per_network.try_emplace(network);
+    if (!fresh) return it->second;
+    absl::StatusOr<vmm::NetworkSpec> spec = net::HostNetworkSpec(
+        ipam_, options_.installation, network, {}, options_.forward);
+    note(spec.status());
+    if (spec.ok()) it->second = *std::move(spec);
     return it->second;
   };
   for (const auto& [id, v] : vms) {
     std::optional<net::VmLease> lease = ipam_.FindVm(id);
     if (!lease) continue;
     const std::string tenant = v->tenant.str();
-    const std::optional<TenantObjects>& objects = objects_of(tenant, *lease);
-    if (!objects) continue;
+    const std::optional<TenantObjects>& objects = objects_of(tenant);
+    const std::optional<vmm::NetworkSpec>& network = network_of(lease->network);
+    if (!objects || !network) continue;
     agent::GuestNetwork g;
     g.mac = MacFor(lease->address);
     g.address = lease->address.ToString();
@@ -277,14 +344,14 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
     g.ruleset = objects->script;
     g.hosts = names[tenant];
     guests[id] = std::move(g);
-    nics[id] = vmm::NicSpec{objects->network.bridge, MacFor(lease->address),
+    nics[id] = vmm::NicSpec{network->bridge, MacFor(lease->address),
                             objects->filter.name};
 
     if (v->host.empty()) continue;
     HostPlan& plan = wanted[v->host];
-    if (std::find(plan.networks.begin(), plan.networks.end(),
-                  objects->network) == plan.networks.end()) {
-      plan.networks.push_back(objects->network);
+    if (std::find(plan.networks.begin(), plan.networks.end(), *network) ==
+        plan.networks.end()) {
+      plan.networks.push_back(*network);
       plan.filters.push_back(objects->filter);
       host.masquerade_sources.push_back(lease->subnet);
     }
@@ -383,16 +450,19 @@ void Networking::RemoveStale(const store::Snapshot& s, const store::Host& h,
   for (const auto& f : want.filters) keep.insert(f.name);
   for (const auto& t : s.tenants) {
     const std::string tenant = t.name.str();
-    const std::string nkey =
-        net::NetworkObjectKey(options_.installation, tenant);
     const std::string tkey =
         net::TenantObjectKey(options_.installation, tenant);
-    const std::string network = vmm::NetworkNameFor(nkey);
     const std::string filter = vmm::FilterNameFor(tkey);
+    // A host's pool is fixed when it is added: its tenant networks are
+    // the ones of that pool, or else the tenants' own.
+    const std::string key = net::NetworkObjectKey(
+        options_.installation,
+        h.pool.empty() ? tenant : HostPoolNetwork(t.name, h.name));
+    const std::string network = vmm::NetworkNameFor(key);
     // In use (a VM still shutting down) is fine: next time.
     if (!keep.contains(network)) {
       absl::Status st =
-          ops_.RemoveNetwork(h, network, vmm::OwnerUuid("network", nkey));
+          ops_.RemoveNetwork(h, network, vmm::OwnerUuid("network", key));
       if (!st.ok() && !absl::IsFailedPrecondition(st)) {
         spdlog::warn("host {}: removing network {}: {}", h.name.str(), network,
                      st.ToString());

@@ -1,19 +1,28 @@
 // The network reconciler (issue 9): tenant networks, container addresses,
 // service VIPs and published ports, driven by the Controller's passes.
 //
-// Each tenant gets one network (its IPAM key is the tenant's name). Every
-// VM gets an address and a container block in its tenant's subnet, every
-// container placed in a VM an address from that block, and every workload
-// that declares ports a VIP in the subnet. Allocations are persisted in the
-// pass that makes them (store rows), so a restarted nestd hands out nothing
-// twice.
+// Each tenant gets one network in net.pool (its IPAM key is the tenant's
+// name). Every VM gets an address and a container block in its tenant's
+// subnet, every container placed in a VM an address from that block, and
+// every workload that declares ports a VIP in the subnet. Allocations are
+// persisted in the pass that makes them (store rows), so a restarted nestd
+// hands out nothing twice.
+//
+// A host with a pool of its own (store::Host::pool) gets, per tenant with
+// VMs there, a network "<tenant>@<host>" from that pool instead: its VMs
+// and containers are addressed there, so each host's subnets can be routed
+// to it (the operator routes every pool to its host, and net.pool to the
+// host nestd runs on). A tenant's filter and guest table allow its subnets
+// on every host, so VIP traffic DNAT'ed in a guest to a backend on another
+// host is routed guest -> gateway -> host -> that host -> its guest. VIPs
+// stay in the tenant's network in net.pool.
 //
 // What is applied where:
 //   - on each host with VMs of a tenant: the tenant's libvirt network (its
 //     own bridge; the host is the gateway) and its nwfilter, which each VM
 //     interface references (tenant isolation, enforced on remote hosts too);
 //   - on the host where nestd runs: Nest's nftables table (published ports,
-//     masquerade of tenant traffic leaving the pool);
+//     masquerade of tenant traffic leaving net.pool and the host pools);
 //   - in each guest, through its agent: the VM's address, the tenant's VIPs
 //     and DNAT rules, and the names containers resolve (GuestFor).
 //

@@ -230,6 +230,7 @@ void Row<Host>::Bind(Stmt& s, const Host& o) {
   BindResources(s, o.capacity);
   s.Bind(Encode(o.facts));
   BindTime(s, o.last_heartbeat);
+  s.Bind(o.pool);
 }
 
 absl::StatusOr<Host> Row<Host>::Read(const Stmt& s) {
@@ -241,6 +242,7 @@ absl::StatusOr<Host> Row<Host>::Read(const Stmt& s) {
   o.capacity = Resources::Of(s.Int(4), s.Int(5), s.Int(6));
   NEST_ASSIGN_OR_RETURN(o.facts, DecodeLabels(s.Text(7), "hosts.facts"));
   o.last_heartbeat = ReadTime(s, 8);
+  o.pool = s.Text(9);
   return o;
 }
 

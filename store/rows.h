@@ -56,7 +56,7 @@ struct Row<Host> {
   static constexpr absl::string_view kTable = "hosts";
   static constexpr absl::string_view kCols =
       "name, libvirt_uri, labels, state, cap_cpu_milli, cap_memory_mib, "
-      "cap_disk_mib, facts, last_heartbeat_ns";
+      "cap_disk_mib, facts, last_heartbeat_ns, pool";
   static constexpr absl::string_view kKeyCols = "name";
   static constexpr absl::string_view kDependents = "VMs";
   static void Bind(Stmt& s, const Host& o);

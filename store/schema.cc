@@ -152,6 +152,10 @@ ALTER TABLE vm_groups ADD COLUMN target_memory_percent INTEGER NOT NULL
 ALTER TABLE vm_groups ADD COLUMN utilization_tolerance_percent INTEGER NOT NULL
   DEFAULT 10;
 )sql",
+    // 8: a host's own address pool (IPv4 CIDR), '' = nestd's net.pool.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN pool TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 absl::StatusOr<int64_t> PragmaInt(sqlite3* db, const char* sql) {

@@ -11,7 +11,7 @@ struct sqlite3;
 namespace nest::store {
 
 // The schema version this binary writes.
-inline constexpr int64_t kSchemaVersion = 7;
+inline constexpr int64_t kSchemaVersion = 8;
 
 // PRAGMA application_id of Nest store files ("NEST"), so opening some other
 // SQLite file as a store fails instead of being "migrated".

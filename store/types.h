@@ -113,6 +113,9 @@ struct Host {
   HostId name;
   std::string libvirt_uri;  // "qemu:///system", "qemu+tls://h/system"
   Labels labels;
+  // The IPv4 CIDR its VMs and containers take addresses from
+  // ("10.89.0.0/16"); empty: nestd's net.pool, like the local host.
+  std::string pool;
   HostState state = HostState::kReady;
   Resources capacity;  // what Nest may allocate on this host
   Labels facts;        // last facts reported (cpu model, libvirt version...)

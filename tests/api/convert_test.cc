@@ -60,5 +60,29 @@ TEST_CASE("a read sent back carries the placeholder and every other field") {
   CHECK(in.files[0].mode == 0);
 }
 
+TEST_CASE("a host's pool goes in with CreateHost and comes back on reads") {
+  v1::CreateHostRequest req;
+  req.set_name("b");
+  req.set_uri("qemu+tcp://10.251.0.2/system");
+  req.set_pool("10.92.0.0/16");
+  req.mutable_labels()->insert({"zone", "b"});
+  control::HostInput in = FromProto(req);
+  CHECK(in.name == "b");
+  CHECK(in.pool == "10.92.0.0/16");
+  CHECK(in.labels.at("zone") == "b");
+
+  control::HostView v;
+  v.host.name = HostId(in.name);
+  v.host.libvirt_uri = in.uri;
+  v.host.pool = in.pool;
+  v1::Host h = ToProto(v);
+  CHECK(h.pool() == "10.92.0.0/16");
+  CHECK(h.uri() == "qemu+tcp://10.251.0.2/system");
+  // No pool (net.pool) stays empty.
+  v.host.pool.clear();
+  CHECK(ToProto(v).pool().empty());
+  CHECK(FromProto(v1::CreateHostRequest()).pool.empty());
+}
+
 }  // namespace
 }  // namespace nest::api

@@ -240,6 +240,7 @@ class HostSvc final : public v1::HostService::Service {
     h.mutable_meta()->mutable_labels()->insert(req->labels().begin(),
                                                req->labels().end());
     h.set_uri(req->uri());
+    h.set_pool(req->pool());
     h.set_state(v1::HOST_STATE_READY);
     ++s_->writes;
     s_->Event("Host", req->name(), "Added", "host added");

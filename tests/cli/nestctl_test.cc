@@ -211,9 +211,9 @@ TEST_CASE("golden table, wide, json and yaml outputs") {
   r = d.Nestctl({"get", "hosts", "-o", "wide"});
   CHECK(r.out ==
         "NAME    STATE   VMS   CPU   MEMORY      ACCEL   URI              "
-        "LABELS   MESSAGE\n"
+        "POOL   LABELS   MESSAGE\n"
         "local   ready   1     1/4   256Mi/8Gi   tcg     qemu:///system   "
-        "zone=a\n");
+        "-      zone=a\n");
   r = d.Nestctl({"get", "groups", "web", "-o", "yaml"});
   CHECK(r.out ==
         "kind: VmGroup\n"
@@ -378,6 +378,23 @@ TEST_CASE("local validation errors: exit 2, one line per field, no RPC") {
   CHECK(r.code == 2);
   CHECK(absl::StartsWith(r.err, "error: cannot read "));
   CHECK(d.fake.writes() == writes);
+}
+
+TEST_CASE("host add --pool sends the pool, and get hosts -o wide shows it") {
+  Demo d;
+  Result r = d.Nestctl({"host", "add", "b", "--uri",
+                        "qemu+tcp://10.251.0.2/system", "--pool",
+                        "10.92.0.0/16", "--label", "zone=b"});
+  CHECK(r.code == 0);
+  CHECK(r.out ==
+        "host \"b\" added (qemu+tcp://10.251.0.2/system, pool "
+        "10.92.0.0/16)\n");
+  r = d.Nestctl({"get", "hosts", "b", "-o", "wide"});
+  CHECK(r.code == 0);
+  CHECK(absl::StrContains(r.out, "   POOL           LABELS"));
+  CHECK(absl::StrContains(r.out, "   10.92.0.0/16   zone=b"));
+  r = d.Nestctl({"get", "hosts", "b", "-o", "json"});
+  CHECK(absl::StrContains(r.out, "\"pool\": \"10.92.0.0/16\""));
 }
 
 TEST_CASE("server field violations from the status details are printed") {

@@ -3,6 +3,7 @@
 // container gets, what the host table holds, and that it follows changes.
 #include "control/networking.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "control/commands.h"
 #include "control/controller.h"
 #include "control/sim.h"
+#include "core/field_errors.h"
 #include "doctest/doctest.h"
 #include "tests/control/cluster_util.h"
 
@@ -291,6 +293,195 @@ TEST_CASE("two tenants get disjoint subnets, filters and guest rules") {
   CHECK(c.ops.removed.size() == 2);
   CHECK(c.ops.networks["h1"].size() == 1);
   CHECK(c.ops.filters["h1"].size() == 1);
+}
+
+// Adds host `name` with `pool` and spreads group web over the hosts, so
+// httpd's two replicas land one on h1 (no pool: net.pool) and one there.
+absl::Status AddPooledHost(store::Store& store, const std::string& name,
+                           const std::string& pool) {
+  return store.Write([&](store::WriteTx& tx) -> absl::Status {
+    store::Host h;
+    h.name = HostId(name);
+    h.libvirt_uri = "sim://" + name;
+    h.pool = pool;
+    NEST_RETURN_IF_ERROR(tx.CreateHost(h).status());
+    NEST_ASSIGN_OR_RETURN(store::VmGroup g,
+                          tx.GetGroup(TenantId("default"), GroupId("web")));
+    g.placement = store::PlacementPolicy::kSpread;
+    return tx.UpdateGroup(g, 0).status();
+  });
+}
+
+// The VM of each host.
+std::map<std::string, VmId> VmByHost(const store::Snapshot& s) {
+  std::map<std::string, VmId> out;
+  for (const auto& v : s.vms) out[v.host.str()] = v.id;
+  return out;
+}
+
+TEST_CASE("a VM on a host with a pool is addressed there; guests span hosts") {
+  Cluster c;
+  REQUIRE(AddPooledHost(*c.store, "b", "10.92.0.0/16").ok());
+  c.Converge();
+  store::Snapshot s = c.Snap();
+  REQUIRE(s.vms.size() == 2);
+  std::map<std::string, VmId> on = VmByHost(s);
+  REQUIRE(on.size() == 2);  // one VM on each host
+
+  // Each host's network is its own subnet, with the host as the gateway.
+  REQUIRE(c.ops.networks["h1"].size() == 1);
+  REQUIRE(c.ops.networks["b"].size() == 1);
+  const vmm::NetworkSpec& n1 = c.ops.networks["h1"].begin()->second;
+  const vmm::NetworkSpec& nb = c.ops.networks["b"].begin()->second;
+  CHECK(n1.address == "10.88.0.1");
+  CHECK(nb.address == "10.92.0.1");
+  CHECK(nb.prefix == 20);
+  CHECK(nb.name != n1.name);
+  CHECK(c.net->NicFor(on["b"])->bridge == nb.bridge);
+  CHECK(c.net->NicFor(on["h1"])->bridge == n1.bridge);
+
+  const agent::GuestNetwork ga = *c.Agent(on["h1"])->network();
+  const agent::GuestNetwork gb = *c.Agent(on["b"])->network();
+  CHECK(absl::StartsWith(ga.address, "10.88.0."));
+  CHECK(ga.gateway == "10.88.0.1");
+  CHECK(gb.address == "10.92.0.2");
+  CHECK(gb.gateway == "10.92.0.1");
+  CHECK(gb.prefix_length == 20);
+  CHECK(c.net->NicFor(on["b"])->mac == "52:54:0a:5c:00:02");
+
+  // One filter per tenant, the same on both hosts: the tenant's subnets on
+  // every host pass, the rest of every pool is dropped.
+  REQUIRE(c.ops.filters["b"].size() == 1);
+  const vmm::NwFilterSpec& f = c.ops.filters["b"].begin()->second;
+  CHECK(c.ops.filters["h1"].begin()->second == f);
+  CHECK(f.allowed ==
+        std::vector<vmm::FilterRange>{{"10.88.0.0", 20}, {"10.92.0.0", 20}});
+  CHECK(f.isolated ==
+        std::vector<vmm::FilterRange>{{"10.88.0.0", 14}, {"10.92.0.0", 16}});
+
+  // The VIP stays in net.pool; each replica is addressed on its VM's host,
+  // and both guests balance the VIP over both (DNAT in the guest, then
+  // routed through the hosts), as does the host table.
+  const std::string vip =
+      c.net->VipOf(TenantId("default"), WorkloadId("httpd"));
+  CHECK(absl::StartsWith(vip, "10.88.0."));
+  CHECK(gb.vips == std::vector<std::string>{vip});
+  REQUIRE(s.containers.size() == 2);
+  for (const auto& ct : s.containers) {
+    const std::string addr = c.net->ContainerAddress(ct.id);
+    CHECK(absl::StartsWith(addr, ct.vm == on["b"] ? "10.92.0." : "10.88.0."));
+    for (const auto* g : {&ga, &gb}) {
+      CHECK(absl::StrContains(g->ruleset, addr + " . 8080"));
+      std::map<std::string, std::string> names(g->hosts.begin(),
+                                               g->hosts.end());
+      CHECK(names[ct.id.str()] == addr);
+    }
+    CHECK(absl::StrContains(c.ops.host_script, addr + " . 8080"));
+  }
+  for (const auto* g : {&ga, &gb}) {
+    CHECK(absl::StrContains(g->ruleset,
+                            "ip saddr { 10.88.0.0/14, "
+                            "10.92.0.0/16 } ip saddr != { "
+                            "10.88.0.0/20, 10.92.0.0/20 }"));
+  }
+  // Between pools traffic is routed, never masqueraded.
+  CHECK(absl::StrContains(c.ops.host_script,
+                          "ip daddr != { 10.88.0.0/14, 10.92.0.0/16 } "
+                          "masquerade"));
+
+  // The store holds b's network in b's pool; a restarted nestd restores
+  // every address unchanged.
+  std::map<std::string, std::string> before;
+  for (const auto& ct : s.containers) {
+    before[ct.id.str()] = c.net->ContainerAddress(ct.id);
+  }
+  std::vector<store::IpAllocationRow> rows;
+  REQUIRE(c.store
+              ->Read([&](store::ReadTx& tx) -> absl::Status {
+                NEST_ASSIGN_OR_RETURN(rows, tx.ListIpAllocations());
+                return absl::OkStatus();
+              })
+              .ok());
+  CHECK(std::count(rows.begin(), rows.end(),
+                   store::IpAllocationRow{"network", "default@b",
+                                          "10.92.0.0/20"}) == 1);
+  c.Start();
+  c.Converge(2);
+  for (const auto& [id, addr] : before) {
+    CHECK(c.net->ContainerAddress(ContainerId(id)) == addr);
+  }
+  CHECK(c.net->GuestFor(on["b"]) == gb);
+  CHECK(c.net->VipOf(TenantId("default"), WorkloadId("httpd")) == vip);
+}
+
+TEST_CASE("a tenant with VMs only on pooled hosts still gets its VIP") {
+  Cluster c;
+  REQUIRE(AddPooledHost(*c.store, "b", "10.92.0.0/16").ok());
+  REQUIRE(c.store
+              ->Write([](store::WriteTx& tx) -> absl::Status {
+                NEST_ASSIGN_OR_RETURN(store::Host h1, tx.GetHost(HostId("h1")));
+                h1.state = store::HostState::kCordoned;
+                return tx.UpdateHost(h1, 0).status();
+              })
+              .ok());
+  c.Converge();
+  store::Snapshot s = c.Snap();
+  REQUIRE(!s.vms.empty());
+  for (const auto& v : s.vms) CHECK(v.host == HostId("b"));
+  CHECK(c.ops.networks["h1"].empty());
+  const std::string vip =
+      c.net->VipOf(TenantId("default"), WorkloadId("httpd"));
+  CHECK(vip == "10.88.0.2");  // the tenant's own network, with nothing else
+  for (const auto& v : s.vms) {
+    auto g = c.Agent(v.id)->network();
+    REQUIRE(g);
+    CHECK(absl::StartsWith(g->address, "10.92.0."));
+    CHECK(g->vips == std::vector<std::string>{vip});
+    CHECK(absl::StrContains(g->ruleset, "dnat ip to"));
+  }
+  CHECK(c.ops.filters["b"].begin()->second.allowed ==
+        std::vector<vmm::FilterRange>{{"10.88.0.0", 20}, {"10.92.0.0", 20}});
+}
+
+TEST_CASE("a host's pool is checked when it is added, naming the field") {
+  testing::TempDir dir;
+  FakeClock clock;
+  auto store = *store::Store::Open({dir.path + "/state.db"}, clock);
+  StaticImageSource images;
+  Commands ops(*store, nullptr, images, clock, CommandsOptions{});
+  auto add = [&](const std::string& name, const std::string& pool) {
+    return ops.CreateHost({},
+                          {name, "qemu+tcp://" + name + "/system", {}, pool},
+                          NoEncode<HostView>);
+  };
+  auto refused = [&](const std::string& pool) {
+    absl::Status st = add("x", pool).status();
+    CHECK(absl::IsInvalidArgument(st));
+    std::vector<FieldViolation> v = GetFieldViolations(st);
+    CHECK(v.size() == 1);
+    if (!v.empty()) CHECK(v[0].field == "pool");
+    return std::string(st.message());
+  };
+  CHECK(refused("10.88.0.0/16") ==
+        "pool 10.88.0.0/16 overlaps net.pool 10.88.0.0/14");
+  CHECK(refused("10.0.0.0/8") ==
+        "pool 10.0.0.0/8 overlaps net.pool 10.88.0.0/14");
+  CHECK(absl::StartsWith(refused("10.92.0.0/24"),
+                         "pool must be a /20 or shorter, to hold a tenant "
+                         "subnet (net.network_prefix_length), got "
+                         "10.92.0.0/24"));
+  CHECK(absl::StrContains(refused("10.92.1.0/16"), "10.92.0.0/16"));
+  CHECK(absl::StartsWith(refused("banana"), "pool "));
+
+  REQUIRE(add("b", "10.92.0.0/16").ok());
+  REQUIRE(add("local", "").ok());  // no pool: net.pool, as before
+  CHECK(refused("10.92.128.0/17") ==
+        "pool 10.92.128.0/17 overlaps the pool 10.92.0.0/16 of host \"b\"");
+  CHECK(refused("10.0.0.0/8") ==
+        "pool 10.0.0.0/8 overlaps net.pool 10.88.0.0/14");
+  REQUIRE(add("c", "10.93.0.0/16").ok());
+  CHECK(ops.GetHost("b")->host.pool == "10.92.0.0/16");
+  CHECK(ops.GetHost("local")->host.pool.empty());
 }
 
 TEST_CASE("published host ports are one namespace, checked at admission") {
