@@ -82,7 +82,7 @@ struct HostInput {
   std::string name;
   std::string uri;
   store::Labels labels;
-  std::string pool;  // IPv4 CIDR; empty: net.pool
+  std::string pool = {};  // IPv4 CIDR; empty: net.pool
 };
 
 // A group's scale-down cooldown when its spec says 0: VMs are not drained
