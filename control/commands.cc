@@ -639,7 +639,6 @@ absl::StatusOr<Written> Commands::SetVmDesired(const WriteMeta& m,
 absl::StatusOr<std::string> Commands::ConsoleLog(const std::string& id,
                                                  int64_t tail_bytes) {
   NEST_ASSIGN_OR_RETURN(VmView vm, GetVm(id));
-  (void)vm;
   if (tail_bytes < 0) {
     FieldErrors errors;
     errors.Add("tail_bytes", absl::StrCat("must be >= 0, got ", tail_bytes));
@@ -648,6 +647,10 @@ absl::StatusOr<std::string> Commands::ConsoleLog(const std::string& id,
   int64_t tail = tail_bytes == 0
                      ? options_.console_tail_default
                      : std::min(tail_bytes, options_.console_tail_max);
+  if (options_.remote_console_tail) {
+    auto remote = options_.remote_console_tail(vm.vm.host, vm.vm.id, tail);
+    if (remote) return *remote;
+  }
   std::string path =
       options_.console_log_path ? options_.console_log_path(VmId(id)) : "";
   if (path.empty()) {

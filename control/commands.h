@@ -331,6 +331,11 @@ struct DryRunView {
 struct CommandsOptions {
   // The console log file of a VM; empty or null: no console logs.
   std::function<std::string(const VmId&)> console_log_path;
+  // The console log tail of a VM on a remote host (read through libvirt);
+  // nullopt for a local host, whose file console_log_path names.
+  std::function<std::optional<absl::StatusOr<std::string>>(
+      const HostId&, const VmId&, int64_t tail)>
+      remote_console_tail;
   // Must match the controller's, so Explain/DryRun see what it sees.
   PlacementParams placement;
   // nestd's net settings (NetworkOptions::ipam): a host's pool must hold a

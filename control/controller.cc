@@ -238,115 +238,6 @@ absl::StatusOr<std::shared_ptr<vmm::VmDriver>> Controller::DriverFor(
   return d;
 }
 
-absl::Status Controller::SyncHosts(const store::Snapshot& s,
-                                   Observed* observed) {
-  absl::Time now = clock_.Now();
-  std::vector<Change> writes;
-  for (const auto& h : s.hosts) {
-    std::shared_ptr<vmm::VmDriver> driver = Driver(h.name);
-    bool fresh = false;
-    if (!driver) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (clock_.MonotonicNow() < hosts_[h.name].next_connect) continue;
-        hosts_[h.name].next_connect = clock_.MonotonicNow() + absl::Seconds(5);
-      }
-      auto connected = host_connector_.Connect(h);
-      if (connected.ok()) {
-        driver = *connected;
-        int listener =
-            driver->AddListener([this](const vmm::LifecycleEvent&) { Wake(); });
-        absl::MutexLock lock(&mu_);
-        hosts_[h.name].driver = driver;
-        hosts_[h.name].listener = listener;
-        fresh = true;
-        spdlog::info("host {}: connected to {}", h.name.str(), h.libvirt_uri);
-      } else {
-        spdlog::warn("host {}: {}", h.name.str(),
-                     connected.status().ToString());
-      }
-    }
-    ObservedHost& obs = observed->hosts[h.name];
-    absl::StatusOr<std::vector<vmm::VmInfo>> list =
-        driver ? driver->List(false) : absl::UnavailableError("not connected");
-    obs.reachable = list.ok();
-    if (list.ok()) {
-      for (const auto& info : *list) {
-        if (info.owned) obs.vms[info.id] = info.state;
-      }
-    }
-
-    // Record facts, capacity and heartbeat; rate-limited so that an idle
-    // cluster does not write (and wake itself) on every pass.
-    bool write_heartbeat = false;
-    if (obs.reachable) {
-      absl::MutexLock lock(&mu_);
-      auto& conn = hosts_[h.name];
-      if (fresh || clock_.MonotonicNow() - conn.last_heartbeat_write >=
-                       options_.heartbeat_interval) {
-        conn.last_heartbeat_write = clock_.MonotonicNow();
-        write_heartbeat = true;
-      }
-    }
-    std::optional<vmm::HostFacts> facts;
-    if (write_heartbeat) {
-      auto f = driver->GetHostFacts();
-      if (f.ok()) facts = *f;
-    }
-    const bool want_down = !obs.reachable &&
-                           h.state != store::HostState::kDown &&
-                           now - h.last_heartbeat > options_.host_down_grace;
-    const bool came_back = obs.reachable && h.state == store::HostState::kDown;
-    if (!write_heartbeat && !want_down && !came_back) continue;
-    const bool reachable = obs.reachable;
-    writes.push_back([this, name = h.name, reachable, facts, want_down,
-                      came_back, now](store::WriteTx& tx) -> absl::Status {
-      // Heartbeats are recorded without a generation bump or event, so an
-      // idle cluster stays quiet.
-      if (reachable) NEST_RETURN_IF_ERROR(tx.RecordHostHeartbeat(name, now));
-      if (!facts && !want_down && !came_back) return absl::OkStatus();
-      NEST_ASSIGN_OR_RETURN(store::Host cur, tx.GetHost(name));
-      store::EventNote note{"HostFacts", ""};
-      if (facts) {
-        cur.capacity =
-            Resources::Of(facts->cpus * 1000L, facts->memory_mib,
-                          cur.capacity.disk_mib() > 0 ? cur.capacity.disk_mib()
-                                                      : int64_t{1} << 20);
-        cur.facts["hostname"] = facts->hostname;
-        cur.facts["accel"] = std::string(vmm::AccelName(facts->accel));
-        cur.facts["hypervisor"] = facts->hypervisor;
-      }
-      if (want_down) {
-        cur.state = store::HostState::kDown;
-        note = {"HostDown",
-                absl::StrCat("unreachable for more than ",
-                             absl::FormatDuration(options_.host_down_grace))};
-      } else if (came_back) {
-        cur.state = store::HostState::kReady;
-        note = {"HostUp", "reachable again"};
-      }
-      NEST_RETURN_IF_ERROR(tx.UpdateHost(cur, 0, note).status());
-      if (want_down) NEST_RETURN_IF_ERROR(EvacuateHost(tx, name));
-      return absl::OkStatus();
-    });
-  }
-  if (writes.empty()) return absl::OkStatus();
-  // One transaction for every host: a thousand hosts heartbeating would
-  // otherwise cost a thousand commits each interval. Each host's change is
-  // nested so that one host gone meanwhile does not lose the others'.
-  absl::Status first;
-  NEST_RETURN_IF_ERROR(store_.Write([&](store::WriteTx& tx) -> absl::Status {
-    tx.SetActor("control", "");
-    first = absl::OkStatus();
-    for (const Change& w : writes) {
-      absl::Status st = tx.Nested(w);
-      if (!st.ok() && first.ok()) first = st;
-    }
-    return absl::OkStatus();
-  }));
-  return first;
-}
-
 // ---- Container rows --------------------------------------------------------
 
 absl::Status Controller::SyncContainerRows(const store::Snapshot& s) {
@@ -743,7 +634,7 @@ void Controller::TeardownVm(const store::Vm& vm) {
   }
   if (vm.desired == VmDesiredState::kDeleted) {
     absl::Status s = IgnoreNotFound(driver->Undefine(vm.id));
-    if (s.ok()) s = provisioner_.Release(vm.id);
+    if (s.ok()) s = provisioner_.Release(vm.host, vm.id);
     if (!s.ok()) {
       spdlog::warn("vm {}: undefine failed: {}", vm.id.str(), s.ToString());
       return;
@@ -760,7 +651,7 @@ void Controller::RemoveOrphan(const HostId& host, const VmId& vm) {
   if (!driver) return;
   spdlog::info("host {}: removing orphaned VM {}", host.str(), vm.str());
   absl::Status s = IgnoreNotFound(driver->Undefine(vm));
-  if (s.ok()) s = provisioner_.Release(vm);
+  if (s.ok()) s = provisioner_.Release(host, vm);
   if (!s.ok()) {
     spdlog::warn("vm {}: orphan removal failed: {}", vm.str(), s.ToString());
   }

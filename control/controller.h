@@ -36,6 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "control/diff.h"
+#include "control/host_probe.h"
 #include "control/networking.h"
 #include "control/ports.h"
 #include "control/telemetry.h"
@@ -50,6 +51,9 @@ struct ControllerOptions {
   absl::Duration resync_interval = absl::Seconds(5);
   // A host unreachable this long is marked down.
   absl::Duration host_down_grace = absl::Seconds(30);
+  // How long a pass waits for a host whose calls may hang (a remote one)
+  // to list its VMs before counting it unreachable.
+  absl::Duration host_probe_timeout = absl::Seconds(5);
   // How often a reachable host's heartbeat is written to the store.
   absl::Duration heartbeat_interval = absl::Seconds(30);
   // Graceful VM stop through the agent, then destroy.
@@ -126,6 +130,9 @@ class Controller {
     int listener = -1;
     absl::Time next_connect = absl::InfinitePast();
     absl::Time last_heartbeat_write = absl::InfinitePast();
+    // The connect-and-list of a host whose calls may hang, when one ran
+    // past a pass's deadline and has not finished yet.
+    std::shared_ptr<HostProbe> probe;
   };
   struct Session {
     std::shared_ptr<agent::AgentApi> agent;
@@ -141,6 +148,15 @@ class Controller {
   // When the loop must run a pass at the latest (a stop grace ends).
   absl::Time NextDeadline();
   absl::Status SyncHosts(const store::Snapshot& s, Observed* observed);
+  // A probe started for a host whose calls may hang, or why none was.
+  struct ProbeStart {
+    std::shared_ptr<HostProbe> probe;
+    std::string why_not;
+    std::shared_ptr<vmm::VmDriver> adopt;  // opened by a late probe
+  };
+  std::map<HostId, ProbeStart> StartProbes(const store::Snapshot& s);
+  // Records a new connection to `h`; returns true (it is fresh).
+  bool Adopt(const store::Host& h, std::shared_ptr<vmm::VmDriver> driver);
   absl::Status SyncContainerRows(const store::Snapshot& s);
   absl::Status Place(const store::Snapshot& s);
   // The autoscaler (controller_autoscale.cc). Scale-up is placement's: new

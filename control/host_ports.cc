@@ -17,6 +17,7 @@
 #include "spdlog/spdlog.h"
 #include "vmm/boot.h"
 #include "vmm/domain_xml.h"
+#include "vmm/libvirt_volumes.h"
 
 namespace nest::control {
 
@@ -24,6 +25,13 @@ absl::StatusOr<std::shared_ptr<vmm::VmDriver>> LibvirtHostConnector::Connect(
     const store::Host& host) {
   vmm::LibvirtOptions options = base_;
   options.uri = host.libvirt_uri;
+  if (remote_ && !vmm::IsLocalUri(host.libvirt_uri)) {
+    // The accel probe boots the host's own copy of the boot set.
+    NEST_ASSIGN_OR_RETURN(RemoteBootSet boot,
+                          remote_->EnsureBootSet(host.libvirt_uri));
+    options.probe_kernel = boot.kernel_path;
+    options.probe_initrd = boot.initrd_path;
+  }
   NEST_ASSIGN_OR_RETURN(auto driver, vmm::LibvirtDriver::Open(options));
   return std::shared_ptr<vmm::VmDriver>(std::move(driver));
 }
@@ -225,8 +233,49 @@ absl::Status BootSetProvisioner::CheckHostPaths() {
   return absl::OkStatus();
 }
 
+void BootSetProvisioner::EnableRemoteHosts(RemoteFiles* remote,
+                                           HostUri host_uri) {
+  remote_ = remote;
+  host_uri_ = std::move(host_uri);
+}
+
+absl::StatusOr<std::optional<std::string>> BootSetProvisioner::RemoteUri(
+    const HostId& host) {
+  if (!remote_ || !host_uri_ || host.empty()) return std::nullopt;
+  NEST_ASSIGN_OR_RETURN(std::string uri, host_uri_(host));
+  if (vmm::IsLocalUri(uri)) return std::nullopt;
+  return uri;
+}
+
+absl::StatusOr<vmm::VmSpec> BootSetProvisioner::PrepareRemote(
+    const std::string& uri, const store::Vm& vm, const store::VmGroup& group) {
+  NEST_ASSIGN_OR_RETURN(RemoteBootSet boot, remote_->EnsureBootSet(uri));
+  vmm::VmSpec spec;
+  spec.id = vm.id;
+  spec.tenant = vm.tenant;
+  spec.group = vm.group;
+  spec.vcpus = static_cast<int>(group.vcpus);
+  spec.memory_mib = group.memory_mib;
+  spec.kernel_path = boot.kernel_path;
+  spec.initrd_path = boot.initrd_path;
+  spec.console_log_path = ConsoleLogPath(vms_dir_, vm.id);
+  // Always a fresh disk: an upload cut short cannot be told from a whole
+  // one on the far side, and the disk holds nothing the guest cannot pull
+  // again.
+  absl::StatusOr<std::string> data =
+      remote_->UploadDataDisk(uri, vm.id, group.disk_mib);
+  if (!data.ok()) {
+    return Annotate(data.status(),
+                    absl::StrCat("data disk of VM ", vm.id.str(), " on ", uri));
+  }
+  spec.data_disk = vmm::DiskSpec{*data, "qcow2", false};
+  return spec;
+}
+
 absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
     const store::Vm& vm, const store::VmGroup& group) {
+  NEST_ASSIGN_OR_RETURN(std::optional<std::string> remote, RemoteUri(vm.host));
+  if (remote) return PrepareRemote(*remote, vm, group);
   std::error_code ec;
   std::filesystem::create_directories(vms_dir_, ec);
   if (ec) {
@@ -271,7 +320,9 @@ absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
   return spec;
 }
 
-absl::Status BootSetProvisioner::Release(const VmId& vm) {
+absl::Status BootSetProvisioner::Release(const HostId& host, const VmId& vm) {
+  NEST_ASSIGN_OR_RETURN(std::optional<std::string> remote, RemoteUri(host));
+  if (remote) return remote_->Release(*remote, vm);
   std::error_code ec;
   for (const std::string& path :
        {DataDiskPath(vms_dir_, vm), ConsoleLogPath(vms_dir_, vm)}) {

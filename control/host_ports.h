@@ -5,12 +5,15 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "control/networking.h"
 #include "control/ports.h"
+#include "control/remote_files.h"
 #include "control/tenant_identity.h"
 #include "vmm/libvirt_driver.h"
+#include "vmm/libvirt_volumes.h"
 
 namespace nest::control {
 
@@ -18,13 +21,20 @@ namespace nest::control {
 class LibvirtHostConnector : public HostConnector {
  public:
   // `base` supplies accel, probe and keepalive settings; the URI comes from
-  // each host row.
-  explicit LibvirtHostConnector(vmm::LibvirtOptions base) : base_(base) {}
+  // each host row. With `remote`, a remote host first gets the boot set,
+  // and its accel probe boots that copy.
+  explicit LibvirtHostConnector(vmm::LibvirtOptions base,
+                                RemoteFiles* remote = nullptr)
+      : base_(base), remote_(remote) {}
   absl::StatusOr<std::shared_ptr<vmm::VmDriver>> Connect(
       const store::Host& host) override;
+  bool MayBlock(const store::Host& host) const override {
+    return !vmm::IsLocalUri(host.libvirt_uri);
+  }
 
  private:
   const vmm::LibvirtOptions base_;
+  RemoteFiles* const remote_;
 };
 
 // How QEMU processes are confined (README, "Operator: host hardening").
@@ -56,29 +66,47 @@ struct ConfinementOptions {
 // kernel and initrd must be readable by others and neither they nor any
 // directory above them (or above `vms_dir`) writable by others or by a
 // tenant id.
+//
+// VMs on remote hosts (a libvirt URI with a host part) get their files
+// through RemoteFiles instead, at the same paths in that host's pool; they
+// run as the host's qemu.conf user (tenant uids are local-only, see
+// docs/scale-out.md).
 class BootSetProvisioner : public VmProvisioner {
  public:
+  // The URI of a host (from the store).
+  using HostUri = std::function<absl::StatusOr<std::string>(const HostId&)>;
+
   // `files_changed` (optional) runs after files were created or removed,
   // e.g. to refresh the storage pool.
   BootSetProvisioner(std::string kernel_path, std::string initrd_path,
                      std::string vms_dir,
                      std::function<void()> files_changed = nullptr,
                      ConfinementOptions confinement = {});
+  // VMs on hosts whose URI is remote get their files from `remote`.
+  void EnableRemoteHosts(RemoteFiles* remote, HostUri host_uri);
+
   absl::StatusOr<vmm::VmSpec> Prepare(const store::Vm& vm,
                                       const store::VmGroup& group) override;
-  absl::Status Release(const VmId& vm) override;
+  absl::Status Release(const HostId& host, const VmId& vm) override;
 
   static std::string ConsoleLogPath(const std::string& vms_dir, const VmId& vm);
   static std::string DataDiskPath(const std::string& vms_dir, const VmId& vm);
 
  private:
   absl::Status CheckHostPaths();
+  // The host's URI when it is remote and remote hosts are enabled.
+  absl::StatusOr<std::optional<std::string>> RemoteUri(const HostId& host);
+  absl::StatusOr<vmm::VmSpec> PrepareRemote(const std::string& uri,
+                                            const store::Vm& vm,
+                                            const store::VmGroup& group);
 
   const std::string kernel_, initrd_, vms_dir_;
   const std::function<void()> files_changed_;
   const std::string libvirt_qemu_dir_;
   // Null without per-tenant uids.
   std::unique_ptr<TenantIdentities> identities_;
+  RemoteFiles* remote_ = nullptr;
+  HostUri host_uri_;
 };
 
 struct ChannelAgentOptions {

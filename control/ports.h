@@ -22,6 +22,10 @@ class HostConnector {
   virtual ~HostConnector() = default;
   [[nodiscard]] virtual absl::StatusOr<std::shared_ptr<vmm::VmDriver>> Connect(
       const store::Host& host) = 0;
+  // Whether calls to this host may hang (a remote connection): the
+  // controller then connects and lists it off its pass thread, with a
+  // deadline (host_probe.h).
+  virtual bool MayBlock(const store::Host&) const { return false; }
 };
 
 // The boot set and per-VM files of a VM. Thread-safe.
@@ -32,8 +36,10 @@ class VmProvisioner {
   // May create per-VM files (data disk); must be idempotent.
   [[nodiscard]] virtual absl::StatusOr<vmm::VmSpec> Prepare(
       const store::Vm& vm, const store::VmGroup& group) = 0;
-  // Removes what Prepare created. OK when nothing is there.
-  [[nodiscard]] virtual absl::Status Release(const VmId& vm) = 0;
+  // Removes what Prepare created for `vm` on `host`. OK when nothing is
+  // there.
+  [[nodiscard]] virtual absl::Status Release(const HostId& host,
+                                             const VmId& vm) = 0;
 };
 
 // Reaches the agent inside a VM. Thread-safe.

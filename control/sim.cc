@@ -179,7 +179,7 @@ absl::StatusOr<vmm::VmSpec> SimProvisioner::Prepare(
   return spec;
 }
 
-absl::Status SimProvisioner::Release(const VmId&) {
+absl::Status SimProvisioner::Release(const HostId&, const VmId&) {
   absl::MutexLock lock(&mu_);
   ++released_;
   return absl::OkStatus();

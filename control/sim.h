@@ -4,6 +4,7 @@
 // `nestd --sim`, the control-plane benchmark and the reconciler tests.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -33,11 +34,15 @@ class SimHostConnector : public HostConnector {
   std::shared_ptr<vmm::SimDriver> Host(const HostId& host);
   // While set, Connect fails for this host (a host that is unreachable).
   void SetUnreachable(const HostId& host, bool unreachable);
+  // Makes the controller treat every host as remote (calls may hang).
+  void SetMayBlock(bool may_block) { may_block_ = may_block; }
+  bool MayBlock(const store::Host&) const override { return may_block_; }
   int64_t connects() const;
 
  private:
   const vmm::SimHostConfig config_;
   Clock& clock_;
+  std::atomic<bool> may_block_{false};
   mutable absl::Mutex mu_;
   std::map<HostId, std::shared_ptr<vmm::SimDriver>> hosts_ ABSL_GUARDED_BY(mu_);
   std::set<HostId> unreachable_ ABSL_GUARDED_BY(mu_);
@@ -104,7 +109,7 @@ class SimProvisioner : public VmProvisioner {
  public:
   absl::StatusOr<vmm::VmSpec> Prepare(const store::Vm& vm,
                                       const store::VmGroup& group) override;
-  absl::Status Release(const VmId& vm) override;
+  absl::Status Release(const HostId& host, const VmId& vm) override;
   int64_t released() const;
 
  private:

@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
                  "seconds between samples of VM and container usage")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  int host_down_grace_s = 30;
+  app.add_option("--host-down-grace", host_down_grace_s,
+                 "seconds a host may be unreachable before it is down and "
+                 "its VMs are recreated elsewhere")
+      ->check(CLI::Range(5, 24 * 3600))
+      ->capture_default_str();
   app.add_option("--event-retention", event_retention_h,
                  "hours events are kept before they are pruned")
       ->check(CLI::Range(1, 24 * 365))
@@ -117,6 +123,7 @@ int main(int argc, char** argv) {
   cfg.accel = *parsed_accel;
   cfg.usage_interval = absl::Seconds(usage_interval_s);
   cfg.event_retention = absl::Hours(event_retention_h);
+  cfg.host_down_grace = absl::Seconds(host_down_grace_s);
 
   absl::Status result;
   if (build_guest->parsed()) {

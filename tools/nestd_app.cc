@@ -42,6 +42,7 @@
 #include "vmm/libvirt_driver.h"
 #include "vmm/libvirt_network.h"
 #include "vmm/libvirt_pool.h"
+#include "vmm/libvirt_volumes.h"
 
 namespace nest::tools {
 std::string NetInstallation(const DaemonConfig& cfg) {
@@ -127,6 +128,19 @@ absl::Status MakeDir(const std::string& dir) {
 }
 
 // Creates the tenant and hosts --dev/--sim manage, when missing.
+// The libvirt URI of a host, read from the store.
+control::BootSetProvisioner::HostUri HostUriFrom(store::Store& st) {
+  return [&st](const HostId& h) -> absl::StatusOr<std::string> {
+    std::string uri;
+    NEST_RETURN_IF_ERROR(st.Read([&](store::ReadTx& tx) -> absl::Status {
+      NEST_ASSIGN_OR_RETURN(store::Host row, tx.GetHost(h));
+      uri = row.libvirt_uri;
+      return absl::OkStatus();
+    }));
+    return uri;
+  };
+}
+
 absl::Status Bootstrap(store::Store& store, const DaemonConfig& cfg) {
   return store.Write([&](store::WriteTx& tx) -> absl::Status {
     tx.SetActor("nestd", "");
@@ -326,16 +340,19 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
   std::unique_ptr<control::VmProvisioner> provisioner;
   std::unique_ptr<control::AgentConnector> agents;
   std::unique_ptr<control::ImageSource> images;
+  std::unique_ptr<control::RemoteFiles> remote_files;
   control::ControllerOptions copts;
   std::string vms_dir = cfg.state_dir + "/vms";
   control::LibvirtNetworkOps net_ops;
   std::unique_ptr<control::Networking> network;
+  net::IpamConfig ipam;  // what CreateHost checks a host's pool against
   if (cfg.sim_hosts == 0 && !cfg.net_pool.empty()) {
     control::NetworkOptions nopts;
     NEST_ASSIGN_OR_RETURN(nopts.ipam.pool,
                           net::ParseIpv4Prefix("--net-pool", cfg.net_pool));
     nopts.installation = NetInstallation(cfg);
     nopts.host_table = NetTable(cfg);
+    ipam = nopts.ipam;
     NEST_ASSIGN_OR_RETURN(
         network, control::Networking::Create(*store, net_ops, clock, nopts));
     copts.network = network.get();
@@ -356,14 +373,22 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
     lopts.probe_kernel = boot.kernel_path;
     lopts.probe_initrd = boot.initrd_path;
     lopts.probe_cache_dir = cfg.state_dir + "/cache";
-    hosts = std::make_unique<control::LibvirtHostConnector>(lopts);
+    // Hosts reached only through libvirt get the same files as volumes
+    // of a pool at the same path.
+    remote_files = std::make_unique<control::RemoteFiles>(
+        boot.kernel_path, boot.initrd_path, vms_dir,
+        cfg.state_dir + "/staging");
+    hosts = std::make_unique<control::LibvirtHostConnector>(lopts,
+                                                            remote_files.get());
     // The per-VM files form a libvirt storage pool (`virsh vol-list`).
     NEST_RETURN_IF_ERROR(vmm::EnsureDirPool(kLocalUri, vms_dir));
-    provisioner = std::make_unique<control::BootSetProvisioner>(
+    auto boot_set = std::make_unique<control::BootSetProvisioner>(
         boot.kernel_path, boot.initrd_path, vms_dir, [vms_dir] {
           absl::Status s = vmm::RefreshDirPool(kLocalUri, vms_dir);
           if (!s.ok()) spdlog::warn("storage pool refresh: {}", s.ToString());
         });
+    boot_set->EnableRemoteHosts(remote_files.get(), HostUriFrom(*store));
+    provisioner = std::move(boot_set);
     agents = std::make_unique<control::ChannelAgentConnector>();
     NEST_ASSIGN_OR_RETURN(auto image_store,
                           images::ImageStore::Open(cfg.state_dir));
@@ -377,6 +402,7 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
   NEST_ASSIGN_OR_RETURN(api::ApiMetrics api_metrics,
                         api::ApiMetrics::Register(registry));
   copts.metrics = &control_metrics;
+  copts.host_down_grace = cfg.host_down_grace;
   // The sampler reads VMs through the controller, and the controller's
   // utilization targets read the sampler's last sample: set before the
   // loop starts; the sampler object outlives the loop (Stop below).
@@ -393,9 +419,18 @@ absl::Status RunDaemon(const DaemonConfig& cfg) {
                                {copts.vmm_overhead_mib, copts.host_reserved});
   control::CommandsOptions cmd_opts;
   cmd_opts.placement = {copts.vmm_overhead_mib, copts.host_reserved};
+  cmd_opts.ipam = ipam;
   if (cfg.sim_hosts == 0) {
     cmd_opts.console_log_path = [vms_dir](const VmId& vm) {
       return control::BootSetProvisioner::ConsoleLogPath(vms_dir, vm);
+    };
+    cmd_opts.remote_console_tail =
+        [uri_of = HostUriFrom(*store), rf = remote_files.get()](
+            const HostId& h, const VmId& vm,
+            int64_t tail) -> std::optional<absl::StatusOr<std::string>> {
+      absl::StatusOr<std::string> uri = uri_of(h);
+      if (!uri.ok() || vmm::IsLocalUri(*uri)) return std::nullopt;
+      return rf->ConsoleTail(*uri, vm, static_cast<uint64_t>(tail));
     };
   }
   cmd_opts.metrics = &control_metrics;

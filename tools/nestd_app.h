@@ -26,6 +26,8 @@ struct DaemonConfig {
   std::string http_listen = "127.0.0.1:7444";
   // How often VM and container usage is sampled.
   absl::Duration usage_interval = absl::Seconds(10);
+  // How long a host may be unreachable before it is down.
+  absl::Duration host_down_grace = absl::Seconds(30);
   // Events older than this are pruned (every minute).
   absl::Duration event_retention = absl::Hours(24 * 7);
   // Tenant networks' address pool (--net-pool); empty: no networking (VMs

@@ -12,6 +12,7 @@
 #include "spdlog/spdlog.h"
 #include "vmm/domain_xml.h"
 #include "vmm/libvirt_util.h"
+#include "vmm/libvirt_volumes.h"
 
 namespace nest::vmm {
 
@@ -284,18 +285,13 @@ class LibvirtDriver::Impl {
     // event is lost.
     // The console log (and virtlogd's rotations of it) is ours; on a remote
     // host it lives there and is not ours to unlink from here.
-    if (IsLocalUri() && !md.console_log_path.empty()) {
+    if (vmm::IsLocalUri(o_.uri) && !md.console_log_path.empty()) {
       unlink(md.console_log_path.c_str());
       for (int i = 0; i < 10; ++i) {
         unlink(absl::StrCat(md.console_log_path, ".", i).c_str());
       }
     }
     return absl::OkStatus();
-  }
-
-  bool IsLocalUri() const {
-    return !absl::StrContains(o_.uri, "://") ||
-           absl::StrContains(o_.uri, ":///");
   }
 
   absl::StatusOr<VmState> GetState(const VmId& id) {

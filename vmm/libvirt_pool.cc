@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/sha256.h"
 #include "spdlog/spdlog.h"
 #include "vmm/libvirt_util.h"
@@ -17,10 +18,8 @@ namespace {
 using internal::ConnPtr;
 using internal::LibvirtError;
 
-struct PoolDeleter {
-  void operator()(virStoragePoolPtr p) const { virStoragePoolFree(p); }
-};
-using PoolPtr = std::unique_ptr<virStoragePool, PoolDeleter>;
+using internal::LookupDirPool;
+using internal::PoolPtr;
 using DocPtr = std::unique_ptr<xmlDoc, decltype(&xmlFreeDoc)>;
 
 const xmlChar* X(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
@@ -32,27 +31,6 @@ absl::StatusOr<ConnPtr> Connect(const std::string& uri) {
   return conn;
 }
 
-// The pool of `path`, or nullptr when none exists. FAILED_PRECONDITION when
-// the name is taken by a pool with another target.
-absl::StatusOr<PoolPtr> LookupOurs(virConnectPtr conn,
-                                   const std::string& path) {
-  std::string name = DirPoolName(path);
-  PoolPtr pool(virStoragePoolLookupByName(conn, name.c_str()));
-  if (!pool) {
-    virResetLastError();
-    return PoolPtr();
-  }
-  internal::CString xml(virStoragePoolGetXMLDesc(pool.get(), 0));
-  if (!xml) return LibvirtError(absl::StrCat("describe pool ", name));
-  NEST_ASSIGN_OR_RETURN(std::string target, ParsePoolTargetPath(xml.get()));
-  if (target != path) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("storage pool ", name, " targets ", target, ", not ", path,
-                     "; leaving it alone"));
-  }
-  return pool;
-}
-
 }  // namespace
 
 std::string DirPoolName(absl::string_view path) {
@@ -60,7 +38,8 @@ std::string DirPoolName(absl::string_view path) {
 }
 
 absl::StatusOr<std::string> BuildDirPoolXml(const std::string& name,
-                                            const std::string& path) {
+                                            const std::string& path,
+                                            std::optional<uint32_t> dir_mode) {
   if (path.empty() || path[0] != '/') {
     return absl::InvalidArgumentError(
         absl::StrCat("storage pool path must be absolute, got \"", path, "\""));
@@ -71,6 +50,11 @@ absl::StatusOr<std::string> BuildDirPoolXml(const std::string& name,
   xmlNewTextChild(pool, nullptr, X("name"), X(name.c_str()));
   xmlNodePtr target = xmlNewChild(pool, nullptr, X("target"), nullptr);
   xmlNewTextChild(target, nullptr, X("path"), X(path.c_str()));
+  if (dir_mode) {
+    xmlNodePtr perms = xmlNewChild(target, nullptr, X("permissions"), nullptr);
+    std::string mode = absl::StrFormat("%04o", *dir_mode & 07777);
+    xmlNewTextChild(perms, nullptr, X("mode"), X(mode.c_str()));
+  }
   return SerializeXml(doc.get(), pool);
 }
 
@@ -102,7 +86,7 @@ absl::StatusOr<std::string> ParsePoolTargetPath(absl::string_view xml) {
 
 absl::Status EnsureDirPool(const std::string& uri, const std::string& path) {
   NEST_ASSIGN_OR_RETURN(ConnPtr conn, Connect(uri));
-  NEST_ASSIGN_OR_RETURN(PoolPtr pool, LookupOurs(conn.get(), path));
+  NEST_ASSIGN_OR_RETURN(PoolPtr pool, LookupDirPool(conn.get(), path));
   std::string name = DirPoolName(path);
   if (!pool) {
     NEST_ASSIGN_OR_RETURN(std::string xml, BuildDirPoolXml(name, path));
@@ -125,7 +109,7 @@ absl::Status EnsureDirPool(const std::string& uri, const std::string& path) {
 
 absl::Status RefreshDirPool(const std::string& uri, const std::string& path) {
   NEST_ASSIGN_OR_RETURN(ConnPtr conn, Connect(uri));
-  NEST_ASSIGN_OR_RETURN(PoolPtr pool, LookupOurs(conn.get(), path));
+  NEST_ASSIGN_OR_RETURN(PoolPtr pool, LookupDirPool(conn.get(), path));
   if (!pool || virStoragePoolIsActive(pool.get()) != 1) {
     return absl::OkStatus();
   }
@@ -137,7 +121,7 @@ absl::Status RefreshDirPool(const std::string& uri, const std::string& path) {
 
 absl::Status RemoveDirPool(const std::string& uri, const std::string& path) {
   NEST_ASSIGN_OR_RETURN(ConnPtr conn, Connect(uri));
-  NEST_ASSIGN_OR_RETURN(PoolPtr pool, LookupOurs(conn.get(), path));
+  NEST_ASSIGN_OR_RETURN(PoolPtr pool, LookupDirPool(conn.get(), path));
   if (!pool) return absl::OkStatus();
   std::string name = DirPoolName(path);
   if (virStoragePoolIsActive(pool.get()) == 1 &&
@@ -149,5 +133,28 @@ absl::Status RemoveDirPool(const std::string& uri, const std::string& path) {
   }
   return absl::OkStatus();
 }
+
+namespace internal {
+
+absl::StatusOr<PoolPtr> LookupDirPool(virConnectPtr conn,
+                                      const std::string& path) {
+  std::string name = DirPoolName(path);
+  PoolPtr pool(virStoragePoolLookupByName(conn, name.c_str()));
+  if (!pool) {
+    virResetLastError();
+    return PoolPtr();
+  }
+  internal::CString xml(virStoragePoolGetXMLDesc(pool.get(), 0));
+  if (!xml) return LibvirtError(absl::StrCat("describe pool ", name));
+  NEST_ASSIGN_OR_RETURN(std::string target, ParsePoolTargetPath(xml.get()));
+  if (target != path) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("storage pool ", name, " targets ", target, ", not ", path,
+                     "; leaving it alone"));
+  }
+  return pool;
+}
+
+}  // namespace internal
 
 }  // namespace nest::vmm

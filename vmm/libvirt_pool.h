@@ -1,10 +1,12 @@
 // libvirt `dir` storage pools for the files QEMU opens (per-VM disks and
 // console logs), so an operator sees them with `virsh vol-list` and libvirt
 // accounts for their space. Files are created by images/ (qemu-img); the
-// pool makes them visible. Local host only for now: remote hosts get their
-// pool with the multi-host work.
+// pool makes them visible. Remote hosts' pools are reached through
+// DirPoolVolumes (libvirt_volumes.h).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -16,10 +18,12 @@ namespace nest::vmm {
 // path's SHA-256, so two state dirs on one host never share a pool.
 std::string DirPoolName(absl::string_view path);
 
-// The pool's XML: <pool type='dir'> with `name` and target `path`. Built
+// The pool's XML: <pool type='dir'> with `name` and target `path`, and
+// the directory's mode when given (what building the pool creates). Built
 // with libxml2 (values escaped by construction). `path` must be absolute.
 [[nodiscard]] absl::StatusOr<std::string> BuildDirPoolXml(
-    const std::string& name, const std::string& path);
+    const std::string& name, const std::string& path,
+    std::optional<uint32_t> dir_mode = std::nullopt);
 
 // The target path of a pool's XML; INVALID_ARGUMENT when it has none.
 [[nodiscard]] absl::StatusOr<std::string> ParsePoolTargetPath(

@@ -24,6 +24,12 @@ struct DomainDeleter {
 struct StreamDeleter {
   void operator()(virStreamPtr s) const { virStreamFree(s); }
 };
+struct PoolDeleter {
+  void operator()(virStoragePoolPtr p) const { virStoragePoolFree(p); }
+};
+struct VolDeleter {
+  void operator()(virStorageVolPtr v) const { virStorageVolFree(v); }
+};
 struct CharDeleter {
   void operator()(char* p) const { free(p); }
 };
@@ -31,6 +37,8 @@ struct CharDeleter {
 using ConnPtr = std::unique_ptr<virConnect, ConnDeleter>;
 using DomainPtr = std::unique_ptr<virDomain, DomainDeleter>;
 using StreamPtr = std::unique_ptr<virStream, StreamDeleter>;
+using PoolPtr = std::unique_ptr<virStoragePool, PoolDeleter>;
+using VolPtr = std::unique_ptr<virStorageVol, VolDeleter>;
 using CString = std::unique_ptr<char, CharDeleter>;
 
 // Turns libvirt's last error on this thread into a Status whose message
@@ -41,6 +49,11 @@ absl::Status LibvirtError(absl::string_view what);
 
 // True when the last error means the connection is gone.
 bool IsConnectionError(const absl::Status& s);
+
+// Nest's `dir` pool for `path` (DirPoolName), or nullptr when none exists.
+// FAILED_PRECONDITION when the name is taken by a pool with another target.
+absl::StatusOr<PoolPtr> LookupDirPool(virConnectPtr conn,
+                                      const std::string& path);
 
 // The one mapping from libvirt's domain state to ours.
 VmState MapState(int libvirt_state);

@@ -23,6 +23,7 @@ struct SimDriver::Shared {
   bool down ABSL_GUARDED_BY(mu) = false;
   bool lose_on_return ABSL_GUARDED_BY(mu) = false;
   bool boot_hang ABSL_GUARDED_BY(mu) = false;
+  bool list_hang ABSL_GUARDED_BY(mu) = false;
   int fail_creates ABSL_GUARDED_BY(mu) = 0;
   absl::Status fail_status ABSL_GUARDED_BY(mu);
   int used_vcpus ABSL_GUARDED_BY(mu) = 0;
@@ -325,6 +326,10 @@ absl::StatusOr<VmStats> SimDriver::GetStats(const VmId& id) {
 
 absl::StatusOr<std::vector<VmInfo>> SimDriver::List(bool include_foreign) {
   absl::MutexLock l(&s_->mu);
+  auto answers = [this]() ABSL_SHARED_LOCKS_REQUIRED(s_->mu) {
+    return !s_->list_hang;
+  };
+  s_->mu.Await(absl::Condition(&answers));
   NEST_RETURN_IF_ERROR(s_->Up());
   std::vector<VmInfo> out;
   out.reserve(s_->vms.size());
@@ -441,6 +446,11 @@ void SimDriver::SetHostDown(bool down, bool lose_vms) {
 void SimDriver::SetBootHang(bool hang) {
   absl::MutexLock l(&s_->mu);
   s_->boot_hang = hang;
+}
+
+void SimDriver::SetListHang(bool hang) {
+  absl::MutexLock l(&s_->mu);
+  s_->list_hang = hang;
 }
 
 void SimDriver::AddForeignVm(const std::string& name) {

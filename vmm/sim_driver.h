@@ -76,6 +76,8 @@ class SimDriver : public VmDriver {
   void SetHostDown(bool down, bool lose_vms = false);
   // Guests stop saying hello (boot hangs) until cleared.
   void SetBootHang(bool hang);
+  // List blocks until cleared (a connection that hangs, not fails).
+  void SetListHang(bool hang);
   // Adds a domain Nest does not own, for ownership tests.
   void AddForeignVm(const std::string& name);
 

@@ -337,6 +337,40 @@ TEST_CASE("an unreachable host goes down after the grace period") {
   CHECK(s.vms.size() == 1);
 }
 
+TEST_CASE("a host whose calls hang stalls no pass and goes down") {
+  Cluster c;
+  c.hosts.SetMayBlock(true);
+  ControllerOptions opts = testing::TestControllerOptions();
+  opts.host_probe_timeout = absl::Milliseconds(200);
+  c.controller = std::make_unique<Controller>(
+      *c.store, c.hosts, c.provisioner, c.agents, c.images, c.clock, opts);
+  c.Converge();
+  REQUIRE(c.Count(ContainerObservedState::kRunning) == 5);
+  std::shared_ptr<vmm::SimDriver> h1 = c.hosts.Host(HostId("h1"));
+  h1->SetListHang(true);
+  // Each pass gives up on the host at the deadline instead of waiting.
+  absl::Time start = absl::Now();
+  for (int i = 0; i < 3; ++i) (void)c.controller->ReconcileOnce();
+  CHECK(absl::Now() - start < absl::Seconds(5));
+  CHECK(c.Snap().hosts[0].state == store::HostState::kReady);
+  c.clock.Advance(absl::Minutes(2));  // past host_down_grace
+  (void)c.controller->ReconcileOnce();
+  store::Snapshot s = c.Snap();
+  CHECK(s.hosts[0].state == store::HostState::kDown);
+  // The call answers again: once the hung call has returned (on its own
+  // thread), a fresh probe lists the host and it is back.
+  h1->SetListHang(false);
+  c.clock.Advance(absl::Seconds(10));
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (c.Snap().hosts[0].state != store::HostState::kReady &&
+         absl::Now() < deadline) {
+    (void)c.controller->ReconcileOnce();
+    c.controller->AwaitIdle();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  CHECK(c.Snap().hosts[0].state == store::HostState::kReady);
+}
+
 }  // namespace
 }  // namespace nest::control
 
