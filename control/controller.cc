@@ -1,6 +1,7 @@
 #include "control/controller.h"
 
 #include <csignal>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -191,7 +192,11 @@ absl::Status Controller::ReconcileOnce() {
     // Addresses before boots and starts; host networks before the VMs
     // that attach to them.
     note(options_.network->Allocate(snap));
-    note(options_.network->SyncHosts(snap));
+    std::set<HostId> unreachable;
+    for (const auto& [name, host] : observed.hosts) {
+      if (!host.reachable) unreachable.insert(name);
+    }
+    note(options_.network->SyncHosts(snap, unreachable));
     step("network");
   }
   {
@@ -667,6 +672,9 @@ void Controller::DropSession(const VmId& vm) {
     sessions_.erase(it);
   }
   agent->SetEventHandler(nullptr);
+  // Closing the session's stream waits for its host; one that stopped
+  // answering (a cut link) would hold this pass for minutes.
+  std::thread([a = std::move(agent)]() mutable { a.reset(); }).detach();
 }
 
 absl::StatusOr<std::shared_ptr<agent::AgentApi>> Controller::AgentFor(

@@ -383,13 +383,16 @@ absl::Status Networking::Allocate(const store::Snapshot& s) {
       absl::StrCat("network: ", absl::StrJoin(errors, "; ")));
 }
 
-absl::Status Networking::SyncHosts(const store::Snapshot& s) {
+absl::Status Networking::SyncHosts(const store::Snapshot& s,
+                                   const std::set<HostId>& unreachable) {
   const absl::Time now = clock_.MonotonicNow();
   const bool recheck = now >= next_recheck_;
   if (recheck) next_recheck_ = now + options_.recheck;
   std::vector<std::string> errors;
   for (const auto& h : s.hosts) {
-    if (h.state == store::HostState::kDown) continue;
+    if (h.state == store::HostState::kDown || unreachable.count(h.name)) {
+      continue;
+    }
     auto want = wanted_hosts_.find(h.name);
     if (recheck)
       RemoveStale(s, h,

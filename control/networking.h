@@ -43,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -110,8 +111,11 @@ class Networking {
   // reported and the rest still proceeds.
   [[nodiscard]] absl::Status Allocate(const store::Snapshot& s);
   // Applies the libvirt networks and filters every host needs and the
-  // local table: at once when they changed, else every `recheck`.
-  [[nodiscard]] absl::Status SyncHosts(const store::Snapshot& s);
+  // local table: at once when they changed, else every `recheck`. Hosts
+  // in `unreachable` (this pass could not list them) are left for a later
+  // pass: a call to a host that does not answer could block the pass.
+  [[nodiscard]] absl::Status SyncHosts(
+      const store::Snapshot& s, const std::set<HostId>& unreachable = {});
 
   // The NIC of `vm`'s domain; none while it holds no lease.
   std::optional<vmm::NicSpec> NicFor(const VmId& vm) const;
