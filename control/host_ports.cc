@@ -250,12 +250,7 @@ absl::StatusOr<std::optional<std::string>> BootSetProvisioner::RemoteUri(
 absl::StatusOr<vmm::VmSpec> BootSetProvisioner::PrepareRemote(
     const std::string& uri, const store::Vm& vm, const store::VmGroup& group) {
   NEST_ASSIGN_OR_RETURN(RemoteBootSet boot, remote_->EnsureBootSet(uri));
-  vmm::VmSpec spec;
-  spec.id = vm.id;
-  spec.tenant = vm.tenant;
-  spec.group = vm.group;
-  spec.vcpus = static_cast<int>(group.vcpus);
-  spec.memory_mib = group.memory_mib;
+  vmm::VmSpec spec = ShapeSpec(vm, group);
   spec.kernel_path = boot.kernel_path;
   spec.initrd_path = boot.initrd_path;
   spec.console_log_path = ConsoleLogPath(vms_dir_, vm.id);
@@ -282,7 +277,7 @@ absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
     return absl::InternalError(
         absl::StrCat("cannot create ", vms_dir_, ": ", ec.message()));
   }
-  vmm::VmSpec spec;
+  vmm::VmSpec spec = ShapeSpec(vm, group);
   if (identities_) {
     NEST_RETURN_IF_ERROR(CheckHostPaths());
     absl::StatusOr<vmm::DacLabel> label = identities_->LabelFor(vm.tenant);
@@ -295,11 +290,6 @@ absl::StatusOr<vmm::VmSpec> BootSetProvisioner::Prepare(
     // QEMU runs as the qemu.conf user and must reach its files.
     ::chmod(vms_dir_.c_str(), 0755);
   }
-  spec.id = vm.id;
-  spec.tenant = vm.tenant;
-  spec.group = vm.group;
-  spec.vcpus = static_cast<int>(group.vcpus);
-  spec.memory_mib = group.memory_mib;
   spec.kernel_path = kernel_;
   spec.initrd_path = initrd_;
   spec.console_log_path = ConsoleLogPath(vms_dir_, vm.id);

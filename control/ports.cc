@@ -4,6 +4,16 @@
 
 namespace nest::control {
 
+vmm::VmSpec ShapeSpec(const store::Vm& vm, const store::VmGroup& group) {
+  vmm::VmSpec spec;
+  spec.id = vm.id;
+  spec.tenant = vm.tenant;
+  spec.group = vm.group;
+  spec.vcpus = static_cast<int>(group.vcpus);
+  spec.memory_mib = group.memory_mib;
+  return spec;
+}
+
 void AgentConnector::BootAsync(vmm::VmDriver& driver, const vmm::VmSpec& spec,
                                BootDone done) {
   done(Boot(driver, spec));

@@ -28,6 +28,10 @@ class HostConnector {
   virtual bool MayBlock(const store::Host&) const { return false; }
 };
 
+// What every provisioner's VmSpec holds from the VM row and its group's
+// shape (identity, vCPUs, memory); boot files and disks are its own.
+vmm::VmSpec ShapeSpec(const store::Vm& vm, const store::VmGroup& group);
+
 // The boot set and per-VM files of a VM. Thread-safe.
 class VmProvisioner {
  public:

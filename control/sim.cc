@@ -168,12 +168,7 @@ int64_t SimAgentConnector::boots() const {
 
 absl::StatusOr<vmm::VmSpec> SimProvisioner::Prepare(
     const store::Vm& vm, const store::VmGroup& group) {
-  vmm::VmSpec spec;
-  spec.id = vm.id;
-  spec.tenant = vm.tenant;
-  spec.group = vm.group;
-  spec.vcpus = static_cast<int>(group.vcpus);
-  spec.memory_mib = group.memory_mib;
+  vmm::VmSpec spec = ShapeSpec(vm, group);
   spec.kernel_path = "/sim/vmlinuz";
   spec.initrd_path = "/sim/initrd";
   return spec;

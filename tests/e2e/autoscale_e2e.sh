@@ -23,44 +23,25 @@
 set -euo pipefail
 BIN="$1"
 SRC="$2"
-[ "$(id -u)" -eq 0 ] || { echo "autoscale_e2e: needs root"; exit 1; }
-
-WORK=$(mktemp -d /var/lib/nest-autoscalee2e-XXXXXX)
-chmod 755 "$WORK"
-STATE="$WORK/state"
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-ADDR="127.0.0.1:$(free_port)"
 POOL=10.121.0.0/16
+# shellcheck source=tests/e2e/lib.sh
+. "$SRC/tests/e2e/lib.sh"
+e2e_setup autoscale_e2e
 COOLDOWN_S=20
-export NEST_TOKEN_FILE="$STATE/operator.token"
-CTL=("$BIN/nestctl" --server "$ADDR")
 VIRSH=(virsh -c qemu:///system)
-NESTD_PID=""
 BG_PIDS=()
-T0=$SECONDS
 
-fail() { echo "autoscale_e2e: FAIL: $*" >&2; exit 1; }
 # later MESSAGE: a failure that leaves the state fit for the next steps:
 # reported now, and the test fails at the end.
 LATER=()
 later() { echo "autoscale_e2e: FAIL (at the end): $*" >&2; LATER+=("$*"); }
-step() { echo "autoscale_e2e: [$((SECONDS - T0)) s] $*"; }
 # since T: seconds from the $EPOCHREALTIME T to now, one decimal.
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 cleanup() {
   local rc=$? pid
   for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -n "$NESTD_PID" ] && kill -9 "$NESTD_PID" 2>/dev/null || true
-  [ -d "$STATE" ] && "$BIN/nestd" --dev --down --state-dir "$STATE" \
-    --net-pool "$POOL" >/dev/null 2>&1 || true
-  if [ $rc -ne 0 ]; then
-    echo "--- nestd log (last 60 lines) ---"
-    tail -60 "$WORK/nestd.log" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
+  e2e_teardown $rc
   exit $rc
 }
 trap cleanup EXIT
@@ -237,15 +218,7 @@ result() {
   cat "$WORK/$1.out"
 }
 
-"$BIN/nestd" --dev --state-dir "$STATE" --listen "$ADDR" --http-listen '' \
-  --net-pool "$POOL" >"$WORK/nestd.log" 2>&1 &
-NESTD_PID=$!
-for _ in $(seq 1 900); do
-  kill -0 "$NESTD_PID" 2>/dev/null || fail "nestd exited at start-up"
-  "${CTL[@]}" get hosts >/dev/null 2>&1 && break
-  sleep 1
-done
-step "nestd up"
+start_nestd
 
 bash "$SRC/examples/images/build.sh" "$WORK/examples" >/dev/null
 "${CTL[@]}" image import httpd "$WORK/examples/oci:httpd" >/dev/null

@@ -18,43 +18,23 @@
 set -euo pipefail
 BIN="$1"
 SRC="$2"
-[ "$(id -u)" -eq 0 ] || { echo "multihost_e2e: needs root"; exit 1; }
-
-WORK=$(mktemp -d /var/lib/nest-mhe2e-XXXXXX)
-chmod 755 "$WORK"
-STATE="$WORK/state"
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-ADDR="127.0.0.1:$(free_port)"
 POOL=10.123.0.0/16   # net.pool: host a's VMs and containers, and the VIPs
 POOL_B=10.124.0.0/16 # host b's VMs and containers
+# shellcheck source=tests/e2e/lib.sh
+. "$SRC/tests/e2e/lib.sh"
+e2e_setup multihost_e2e
 TH="mh$(($$ % 100000))"
 TH_ADDR=10.253.0.2
 TH_PEER=10.253.0.1
 URI_B="qemu+tcp://$TH_ADDR/system"
-export NEST_TOKEN_FILE="$STATE/operator.token"
-CTL=("$BIN/nestctl" --server "$ADDR")
 TEST_HOST="$SRC/scripts/test-host.sh"
-NESTD_PID=""
 LOAD=""
-T0=$SECONDS
-
-fail() { echo "multihost_e2e: FAIL: $*" >&2; exit 1; }
-step() { echo "multihost_e2e: [$((SECONDS - T0)) s] $*"; }
 
 cleanup() {
   local rc=$?
   [ -n "$LOAD" ] && kill "$LOAD" 2>/dev/null || true
-  [ -n "$NESTD_PID" ] && kill -9 "$NESTD_PID" 2>/dev/null || true
   "$TEST_HOST" down "$TH" >/dev/null 2>&1 || true
-  [ -d "$STATE" ] && "$BIN/nestd" --dev --down --state-dir "$STATE" \
-    --net-pool "$POOL" >/dev/null 2>&1 || true
-  if [ $rc -ne 0 ]; then
-    echo "--- nestd log (last 80 lines) ---"
-    tail -80 "$WORK/nestd.log" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
+  e2e_teardown $rc
   exit $rc
 }
 trap cleanup EXIT
@@ -75,15 +55,7 @@ wait_for() {
   { cat "$WORK/test-host.log"; fail "test host did not come up"; }
 step "test host $TH up ($URI_B)"
 
-"$BIN/nestd" --dev --state-dir "$STATE" --listen "$ADDR" --http-listen '' \
-  --net-pool "$POOL" --host-down-grace 10 >"$WORK/nestd.log" 2>&1 &
-NESTD_PID=$!
-for _ in $(seq 1 900); do
-  kill -0 "$NESTD_PID" 2>/dev/null || fail "nestd exited at start-up"
-  "${CTL[@]}" get hosts >/dev/null 2>&1 && break
-  sleep 1
-done
-step "nestd up"
+start_nestd --host-down-grace 10
 
 # This machine becomes host "a" in zone a (the default host has no zone).
 "${CTL[@]}" delete host local >/dev/null

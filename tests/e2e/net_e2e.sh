@@ -13,48 +13,20 @@
 set -euo pipefail
 BIN="$1"
 SRC="$2"
-[ "$(id -u)" -eq 0 ] || { echo "net_e2e: needs root"; exit 1; }
-
-WORK=$(mktemp -d /var/lib/nest-nete2e-XXXXXX)
-chmod 755 "$WORK"
-STATE="$WORK/state"
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-ADDR="127.0.0.1:$(free_port)"
-HOST_PORT=$(free_port)
 POOL=10.120.0.0/16
-export NEST_TOKEN_FILE="$STATE/operator.token"
-CTL=("$BIN/nestctl" --server "$ADDR")
-NESTD_PID=""
-T0=$SECONDS
-
-fail() { echo "net_e2e: FAIL: $*" >&2; exit 1; }
-step() { echo "net_e2e: [$((SECONDS - T0)) s] $*"; }
+# shellcheck source=tests/e2e/lib.sh
+. "$SRC/tests/e2e/lib.sh"
+e2e_setup net_e2e
+HOST_PORT=$(free_port)
 
 cleanup() {
   local rc=$?
-  [ -n "$NESTD_PID" ] && kill -9 "$NESTD_PID" 2>/dev/null || true
-  [ -d "$STATE" ] && "$BIN/nestd" --dev --down --state-dir "$STATE" \
-    --net-pool "$POOL" >/dev/null 2>&1 || true
-  if [ $rc -ne 0 ]; then
-    echo "--- nestd log (last 60 lines) ---"
-    tail -60 "$WORK/nestd.log" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
+  e2e_teardown $rc
   exit $rc
 }
 trap cleanup EXIT
 
-"$BIN/nestd" --dev --state-dir "$STATE" --listen "$ADDR" --http-listen '' \
-  --net-pool "$POOL" >"$WORK/nestd.log" 2>&1 &
-NESTD_PID=$!
-for _ in $(seq 1 900); do
-  kill -0 "$NESTD_PID" 2>/dev/null || fail "nestd exited at start-up"
-  "${CTL[@]}" get hosts >/dev/null 2>&1 && break
-  sleep 1
-done
-step "nestd up"
+start_nestd
 
 # Tenant "blue" acts with a token of its own; the operator's tenant is A.
 BLUE_TOKEN=$("${CTL[@]}" token create --tenant blue --role tenant-admin \
