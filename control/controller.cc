@@ -1,7 +1,6 @@
 #include "control/controller.h"
 
 #include <csignal>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -479,7 +478,11 @@ absl::Status Controller::SyncVms(const store::Snapshot& s,
     RecordVm(
         id, [state = state](store::Vm& v) { v.observed = state; }, "Observed",
         std::string(store::Name(state)));
-    if (state != VmObservedState::kRunning) DropSession(id);
+    if (state == VmObservedState::kUnknown) {
+      DropSession(id, vms[id]->host);  // its host did not answer
+    } else if (state != VmObservedState::kRunning) {
+      DropSession(id);
+    }
   }
   for (const auto& id : diff.forget) {
     NEST_RETURN_IF_ERROR(store_.Write([&](store::WriteTx& tx) -> absl::Status {
@@ -662,7 +665,7 @@ void Controller::RemoveOrphan(const HostId& host, const VmId& vm) {
   }
 }
 
-void Controller::DropSession(const VmId& vm) {
+void Controller::DropSession(const VmId& vm, const HostId& unreachable_host) {
   std::shared_ptr<agent::AgentApi> agent;
   {
     absl::MutexLock lock(&mu_);
@@ -672,9 +675,10 @@ void Controller::DropSession(const VmId& vm) {
     sessions_.erase(it);
   }
   agent->SetEventHandler(nullptr);
-  // Closing the session's stream waits for its host; one that stopped
-  // answering (a cut link) would hold this pass for minutes.
-  std::thread([a = std::move(agent)]() mutable { a.reset(); }).detach();
+  if (!unreachable_host.empty()) {
+    absl::MutexLock lock(&mu_);
+    parked_[unreachable_host].push_back(std::move(agent));
+  }
 }
 
 absl::StatusOr<std::shared_ptr<agent::AgentApi>> Controller::AgentFor(

@@ -220,7 +220,14 @@ class Controller {
   void Record(Change change);
   // Writes every queued change in one transaction.
   absl::Status FlushRecords();
-  void DropSession(const VmId& vm);
+  // Ends the VM's agent session. With `unreachable_host`, the session's
+  // stream is closed only once that host answers again (SyncHosts): a
+  // close waits on the host's connection, and libvirt crashed when a
+  // connection died under such a wait.
+  void DropSession(const VmId& vm, const HostId& unreachable_host = {});
+  // Sessions parked by DropSession, per host.
+  std::map<HostId, std::vector<std::shared_ptr<agent::AgentApi>>> parked_
+      ABSL_GUARDED_BY(mu_);
   std::shared_ptr<vmm::VmDriver> Driver(const HostId& host);
 
   store::Store& store_;

@@ -125,6 +125,19 @@ absl::Status Controller::SyncHosts(const store::Snapshot& s,
     if (driver && probe == probes.end()) list = driver->List(false);
     ObservedHost& obs = observed->hosts[h.name];
     obs.reachable = list.ok();
+    if (obs.reachable) {
+      // Sessions dropped while the host did not answer close now, when
+      // their connection is either working or gone (DropSession).
+      std::vector<std::shared_ptr<agent::AgentApi>> parked;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = parked_.find(h.name);
+        if (it != parked_.end()) {
+          parked = std::move(it->second);
+          parked_.erase(it);
+        }
+      }
+    }
     if (list.ok()) {
       for (const auto& info : *list) {
         if (info.owned) obs.vms[info.id] = info.state;

@@ -56,7 +56,7 @@ std::string ProbeKvm(virConnectPtr conn, const LibvirtOptions& o) {
   if (!st || virDomainOpenChannel(dom.get(), kAgentChannel, st.get(), 0) < 0) {
     reason = LibvirtError("probe channel").ToString();
   } else {
-    auto bs = MakeStreamByteStream(std::move(st));
+    auto bs = MakeStreamByteStream(std::move(st), conn);
     char c;
     auto r = bs->Read(&c, 1, absl::Now() + o.probe_timeout);
     if (!r.ok()) {

@@ -388,7 +388,7 @@ class LibvirtDriver::Impl {
       return LibvirtError(
           absl::StrCat("open channel ", name, " of vm ", id.str()));
     }
-    return internal::MakeStreamByteStream(std::move(st));
+    return internal::MakeStreamByteStream(std::move(st), conn.get());
   }
 
   int AddListener(EventCallback cb) {

@@ -63,8 +63,11 @@ void OnEvent(virStreamPtr st, int events, void* opaque) {
 
 class StreamByteStream : public ByteStream {
  public:
-  explicit StreamByteStream(StreamPtr stream)
-      : stream_(std::move(stream)), state_(std::make_shared<StreamState>()) {
+  StreamByteStream(StreamPtr stream, virConnectPtr conn)
+      : stream_(std::move(stream)),
+        conn_(conn),
+        state_(std::make_shared<StreamState>()) {
+    if (conn_) virConnectRef(conn_);
     auto* ref = new std::shared_ptr<StreamState>(state_);
     if (virStreamEventAddCallback(
             stream_.get(), kReadEvents, &OnEvent, ref, [](void* p) {
@@ -78,7 +81,11 @@ class StreamByteStream : public ByteStream {
     }
   }
 
-  ~StreamByteStream() override { Close(); }
+  ~StreamByteStream() override {
+    Close();
+    stream_.reset();
+    if (conn_) virConnectClose(conn_);
+  }
 
   absl::StatusOr<size_t> Read(void* buf, size_t size,
                               absl::Time deadline) override {
@@ -143,20 +150,25 @@ class StreamByteStream : public ByteStream {
     }
     // Outside our lock: the event thread may be in OnEvent waiting for it.
     if (registered_) virStreamEventRemoveCallback(stream_.get());
-    virStreamAbort(stream_.get());
+    // Aborting sends a packet and waits on the connection. On one that is
+    // closed there is nothing to tell the peer; libvirt 9.0 crashed
+    // (g_main_loop_quit) when the connection closed under such a wait.
+    if (!conn_ || virConnectIsAlive(conn_) == 1) virStreamAbort(stream_.get());
     virResetLastError();
   }
 
  private:
   StreamPtr stream_;
+  virConnectPtr conn_;  // counted reference, or null
   std::shared_ptr<StreamState> state_;
   bool registered_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<ByteStream> MakeStreamByteStream(StreamPtr stream) {
-  return std::make_unique<StreamByteStream>(std::move(stream));
+std::unique_ptr<ByteStream> MakeStreamByteStream(StreamPtr stream,
+                                                 virConnectPtr conn) {
+  return std::make_unique<StreamByteStream>(std::move(stream), conn);
 }
 
 }  // namespace nest::vmm::internal

@@ -68,8 +68,11 @@ bool MapLifecycle(int event, int detail, LifecycleKind* kind,
 void EnsureEventLoop();
 
 // A ByteStream over a non-blocking virStream; reads are driven by the event
-// loop. Takes ownership of `stream` (already opened on a channel).
-std::unique_ptr<ByteStream> MakeStreamByteStream(StreamPtr stream);
+// loop. Takes ownership of `stream` (already opened on a channel) and
+// keeps a reference to `conn`, the connection it was made on: Close aborts
+// the stream only while that connection is alive.
+std::unique_ptr<ByteStream> MakeStreamByteStream(StreamPtr stream,
+                                                 virConnectPtr conn);
 
 }  // namespace nest::vmm::internal
 
