@@ -18,12 +18,6 @@ namespace {
 using store::ContainerDesiredState;
 using store::ContainerObservedState;
 
-store::EventQuery AllEvents() {
-  store::EventQuery q;
-  q.limit = 100000;
-  return q;
-}
-
 // Group web (1 vCPU / 256 MiB VMs, min..max, cooldowns in seconds) and
 // workload "app" of `replicas` x `milli_cpu`.
 struct Scaler : testing::SimParts {
@@ -90,14 +84,14 @@ struct Scaler : testing::SimParts {
     return "";
   }
   int Events(const std::string& reason) {
-    auto events = store->EventsSince(AllEvents());
+    auto events = store->EventsSince(testing::AllEvents());
     REQUIRE(events.ok());
     int n = 0;
     for (const auto& e : *events) n += e.reason == reason;
     return n;
   }
   std::string LastEvent(const std::string& reason) {
-    auto events = store->EventsSince(AllEvents());
+    auto events = store->EventsSince(testing::AllEvents());
     REQUIRE(events.ok());
     std::string last;
     for (const auto& e : *events) {

@@ -120,6 +120,13 @@ inline int RunningReplicas(const store::Snapshot& s) {
 }
 
 // No host reservation: the simulated hosts' whole capacity is placeable.
+// Every event the store keeps, for tests that look for one.
+inline store::EventQuery AllEvents() {
+  store::EventQuery q;
+  q.limit = 100000;
+  return q;
+}
+
 inline ControllerOptions TestControllerOptions() {
   ControllerOptions opts;
   opts.host_reserved = Resources::Of(0, 0, 0);

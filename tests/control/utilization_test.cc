@@ -198,12 +198,6 @@ TEST_CASE("a VM's load: CPU once it has a rate, memory from its guest") {
 
 // ---- The controller ------------------------------------------------------
 
-store::EventQuery AllEvents() {
-  store::EventQuery q;
-  q.limit = 100000;
-  return q;
-}
-
 // Group web (1 vCPU VMs, min 2, max 4, CPU target 40% ±10%, 30 s up and
 // 60 s down cooldowns) and workload "app" (2 x 100m, fits in one VM). The
 // usage source reports `demand` cores spread evenly over the group's
@@ -285,7 +279,7 @@ struct Utilized : testing::SimParts {
   int Vms() { return testing::DesiredVms(Snap()); }
   int Running() { return testing::RunningReplicas(Snap()); }
   std::vector<store::Event> Events(const std::string& reason) {
-    auto events = store->EventsSince(AllEvents());
+    auto events = store->EventsSince(testing::AllEvents());
     REQUIRE(events.ok());
     std::vector<store::Event> out;
     for (const auto& e : *events) {
